@@ -1,0 +1,152 @@
+// The request model: etcd's v3 protobuf messages (etcdserverpb, mvccpb) as plain TypeScript
+// records. Every thread of a member speaks these shapes; the JSON gateway (and a later gRPC
+// endpoint) are encodings of them at the edge.
+//
+// Conventions, so that the codecs stay mechanical:
+// - field names are the proto names in camelCase (`create_revision` -> `createRevision`);
+// - bytes are `Uint8Array`;
+// - revisions, versions, counts, raft indexes and terms are `number` (always safe integers:
+//   2^53 revisions at a million writes a second last 285 years);
+// - ids that etcd draws at random over the whole 64-bit space (lease, member, cluster ids) are
+//   `bigint`, because they do not fit in a double;
+// - optional fields are optional properties, absent meaning the proto zero value.
+
+export interface ResponseHeader {
+  clusterId: bigint;
+  memberId: bigint;
+  revision: number;
+  raftTerm: number;
+}
+
+export interface KeyValue {
+  key: Uint8Array;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  value: Uint8Array;
+  lease: bigint; // 0n: no lease
+}
+
+export type SortOrder = 'NONE' | 'ASCEND' | 'DESCEND';
+export type SortTarget = 'KEY' | 'VERSION' | 'CREATE' | 'MOD' | 'VALUE';
+
+export interface RangeRequest {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  limit?: number;
+  revision?: number;
+  sortOrder?: SortOrder;
+  sortTarget?: SortTarget;
+  serializable?: boolean;
+  keysOnly?: boolean;
+  countOnly?: boolean;
+  minModRevision?: number;
+  maxModRevision?: number;
+  minCreateRevision?: number;
+  maxCreateRevision?: number;
+}
+
+export interface RangeResponse {
+  header: ResponseHeader;
+  kvs: KeyValue[];
+  more: boolean;
+  count: number;
+}
+
+export interface PutRequest {
+  key: Uint8Array;
+  value: Uint8Array;
+  lease?: bigint;
+  prevKv?: boolean;
+  ignoreValue?: boolean;
+  ignoreLease?: boolean;
+}
+
+export interface PutResponse {
+  header: ResponseHeader;
+  prevKv?: KeyValue;
+}
+
+export interface DeleteRangeRequest {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  prevKv?: boolean;
+}
+
+export interface DeleteRangeResponse {
+  header: ResponseHeader;
+  deleted: number;
+  prevKvs: KeyValue[];
+}
+
+export type RequestOp =
+  | { requestRange: RangeRequest }
+  | { requestPut: PutRequest }
+  | { requestDeleteRange: DeleteRangeRequest }
+  | { requestTxn: TxnRequest };
+
+export type ResponseOp =
+  | { responseRange: RangeResponse }
+  | { responsePut: PutResponse }
+  | { responseDeleteRange: DeleteRangeResponse }
+  | { responseTxn: TxnResponse };
+
+export type CompareResult = 'EQUAL' | 'GREATER' | 'LESS' | 'NOT_EQUAL';
+export type CompareTarget = 'VERSION' | 'CREATE' | 'MOD' | 'VALUE' | 'LEASE';
+
+export interface Compare {
+  result: CompareResult;
+  target: CompareTarget;
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  // Exactly one of these, chosen by `target` (the proto's target_union).
+  version?: number;
+  createRevision?: number;
+  modRevision?: number;
+  value?: Uint8Array;
+  lease?: bigint;
+}
+
+export interface TxnRequest {
+  compare: Compare[];
+  success: RequestOp[];
+  failure: RequestOp[];
+}
+
+export interface TxnResponse {
+  header: ResponseHeader;
+  succeeded: boolean;
+  responses: ResponseOp[];
+}
+
+export interface CompactionRequest {
+  revision: number;
+  physical?: boolean;
+}
+
+export interface CompactionResponse {
+  header: ResponseHeader;
+}
+
+export interface StatusResponse {
+  header: ResponseHeader;
+  version: string;
+  dbSize: number;
+  leader: bigint;
+  raftIndex: number;
+  raftTerm: number;
+  raftAppliedIndex: number;
+  errors: string[];
+  dbSizeInUse: number;
+  isLearner: boolean;
+}
+
+/** What the gateway needs from a member for the KV and maintenance services. */
+export interface KvService {
+  range(req: RangeRequest): Promise<RangeResponse>;
+  put(req: PutRequest): Promise<PutResponse>;
+  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
+  txn(req: TxnRequest): Promise<TxnResponse>;
+  compact(req: CompactionRequest): Promise<CompactionResponse>;
+  status(): Promise<StatusResponse>;
+}

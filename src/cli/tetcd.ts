@@ -1,0 +1,107 @@
+// `tetcd`: starts one member in the foreground, with etcd's flags and ETCD_* variables.
+//
+//   npm start -- --name infra1 --data-dir /var/lib/tetcd ...
+//
+// SIGINT and SIGTERM stop it cleanly: the gateway stops accepting connections and answers the
+// requests it already has, then the member drains, commits and closes its files. A second
+// signal during shutdown exits at once.
+
+import { buildGateway } from '../gateway/app.js';
+import { ConfigError, parseMemberConfig } from './flags.js';
+import { createActorLogger } from '../server/log.js';
+import type { LogLevel } from '../server/log.js';
+import { Member } from '../server/member.js';
+import { computeClusterId, computeMemberId } from '../server/member-init.js';
+import { startCpuProfile } from '../server/profile.js';
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parseMemberConfig>;
+  try {
+    parsed = parseMemberConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  if ('help' in parsed) {
+    process.stdout.write(parsed.help);
+    return 0;
+  }
+  if ('version' in parsed) {
+    process.stdout.write(parsed.version);
+    return 0;
+  }
+  const cfg = parsed.config;
+  const stopProfile = startCpuProfile('gateway');
+  const logLevel = cfg.logLevel as LogLevel;
+  const logger = createActorLogger(logLevel, 'gateway', cfg.name);
+
+  const peers = cfg.initialCluster.map((m) => ({ name: m.name, id: computeMemberId(m.peerUrls.map(String), cfg.initialClusterToken) }));
+  const self = peers.find((p) => p.name === cfg.name);
+  if (!self) throw new Error(`tetcd: --initial-cluster has no member named ${cfg.name}`);
+  const memberId = self.id;
+  const clusterId = computeClusterId(peers.map((p) => p.id));
+  if (peers.length > 1) {
+    logger.error('tetcd: multi-member clusters are not supported yet; start each member as its own single-member cluster');
+    return 1;
+  }
+
+  const member = await Member.start({
+    name: cfg.name,
+    dataDir: cfg.dataDir,
+    ...(cfg.walDir ? { walDir: cfg.walDir } : {}),
+    memberId,
+    clusterId,
+    initialVoters: peers.map((p) => p.id),
+    heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+    electionTimeoutMs: cfg.electionTimeoutMs,
+    maxTxnOps: cfg.maxTxnOps,
+    fsync: process.env.TETCD_UNSAFE_NO_FSYNC === '1' ? 'none' : 'fdatasync',
+    logLevel,
+    logger,
+  });
+
+  // One Fastify instance per listen URL (an instance listens once); they share the member.
+  const apps = [];
+  for (const u of cfg.listenClientUrls) {
+    const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes });
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    await app.listen({ host, port: Number(u.port || 2379) });
+    apps.push(app);
+  }
+  logger.info({
+    name: cfg.name,
+    memberId: memberId.toString(16),
+    clusterId: clusterId.toString(16),
+    clientUrls: cfg.listenClientUrls.map(String),
+    dataDir: cfg.dataDir,
+  }, 'tetcd: serving client requests');
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'tetcd: second signal, exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'tetcd: stopping');
+      void (async () => {
+        await Promise.all(apps.map((a) => a.close()));
+        await member.stop();
+        stopProfile();
+        logger.info('tetcd: stopped');
+        resolve(0);
+      })();
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+main().then((code) => process.exit(code), (err) => {
+  process.stderr.write(`tetcd: fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

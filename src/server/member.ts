@@ -1,0 +1,361 @@
+// A member: one OS process holding three actors (wal-writer, raft-node, mvcc-apply) on worker
+// threads, wired together by MessageChannels, and the main-thread side that the gateway calls.
+//
+// The main-thread side never touches the log or the store. It gives every client request an id,
+// batches proposals and reads into one message per macrotask, and resolves each request when
+// mvcc-apply (or, for a rejected proposal, raft-node) answers that id. Every request has a
+// deadline, so a client never waits forever: etcd's request timeout (5 s plus two election
+// timeouts) gives `etcdserver: request timed out`.
+//
+// A crashed actor takes the whole member down (`onFatal`), with one clear log line and a
+// non-zero exit, rather than leaving a member that half works.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { Coalescer, Outbox, channel, receive, spawnActor } from '../actors/runtime.js';
+import type { ActorHandle } from '../actors/runtime.js';
+import { EtcdError } from '../api/errors.js';
+import type {
+  CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, KvService,
+  PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, StatusResponse, TxnRequest,
+  TxnResponse,
+} from '../api/types.js';
+import { encodeRaftRequest } from '../mvcc/request-codec.js';
+import type { RaftRequestBody } from '../mvcc/request-codec.js';
+import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
+import { NONE } from '../raft/types.js';
+import type { NodeId } from '../raft/types.js';
+import type { LogLevel } from './log.js';
+import { memberPaths } from './member-init.js';
+import type { ApplyInit, FsyncMode, RaftInit, WalInit } from './member-init.js';
+import type {
+  ApplyIn, ApplyStatusReply, MainFromApply, ProposalItem, RaftIn, RaftOut, RaftStatusReply, ReadItem,
+  RequestId,
+} from './messages.js';
+
+export const TETCD_VERSION = '3.4.0';
+
+export interface MemberOptions {
+  name: string;
+  dataDir: string;
+  walDir?: string;
+  memberId: NodeId;
+  clusterId: NodeId;
+  initialVoters: NodeId[];
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+  maxTxnOps: number;
+  fsync: FsyncMode;
+  logLevel: LogLevel;
+  logger: Logger;
+  /** Called when an actor dies; the default logs and exits the process with status 1. */
+  onFatal?: (actor: string, reason: string) => void;
+}
+
+/** Requests in flight per member; beyond it new requests get etcd's "too many requests". */
+export const PENDING_REQUESTS_MAX = 100_000;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: EtcdError) => void;
+  timer: NodeJS.Timeout;
+}
+
+const WORKERS = new URL('../../workers/', import.meta.url);
+
+export class Member implements KvService {
+  private readonly pending = new Map<RequestId, Pending>();
+  private nextId = BigInt(Date.now()) << 16n;
+  private proposals: ProposalItem[] = [];
+  private linearReads: ReadItem[] = [];
+  private readonly flusher = new Coalescer(() => this.flush());
+  private readonly requestTimeoutMs: number;
+  private raftStatusWaiters = new Map<RequestId, (s: RaftStatusReply) => void>();
+  private applyStatusWaiters = new Map<RequestId, (s: ApplyStatusReply) => void>();
+  private closeWaiters = new Map<RequestId, () => void>();
+  private leader: NodeId = NONE;
+  private raftTerm = 0;
+  private started = false;
+  private stopped = false;
+
+  private constructor(
+    readonly opts: MemberOptions,
+    private readonly actors: { wal: ActorHandle; raft: ActorHandle; apply: ActorHandle },
+  ) {
+    this.requestTimeoutMs = 5000 + 2 * opts.electionTimeoutMs;
+  }
+
+  static async start(opts: MemberOptions): Promise<Member> {
+    const paths = memberPaths(opts.dataDir, opts.walDir);
+    fs.mkdirSync(paths.snapDir, { recursive: true, mode: 0o700 });
+    const onFatal = opts.onFatal ?? ((actor: string, reason: string) => {
+      opts.logger.fatal({ actor, reason }, `tetcd: actor ${actor} crashed; stopping the member`);
+      process.exit(1);
+    });
+    const raftWal = channel();
+    const raftApply = channel();
+    const walInit: WalInit = { walDir: paths.walDir, fsync: opts.fsync, logLevel: opts.logLevel };
+    const applyInit: ApplyInit = {
+      dbDir: paths.dbDir, memberId: opts.memberId, clusterId: opts.clusterId, logLevel: opts.logLevel,
+    };
+    const raftInit: RaftInit = {
+      memberId: opts.memberId,
+      initialVoters: opts.initialVoters,
+      electionTick: Math.max(2, Math.round(opts.electionTimeoutMs / opts.heartbeatIntervalMs)),
+      heartbeatTick: 1,
+      tickIntervalMs: opts.heartbeatIntervalMs,
+      seed: Number(opts.memberId & 0x7fffffffn) ^ Date.now(),
+      logLevel: opts.logLevel,
+    };
+    const wal = spawnActor({ name: 'wal-writer', entry: new URL('wal-writer.ts', WORKERS), init: walInit, ports: { raft: raftWal.a }, onFatal });
+    const apply = spawnActor({ name: 'mvcc-apply', entry: new URL('mvcc-apply.ts', WORKERS), init: applyInit, ports: { raft: raftApply.a }, onFatal });
+    const raft = spawnActor({
+      name: 'raft-node', entry: new URL('raft-node.ts', WORKERS), init: raftInit,
+      ports: { wal: raftWal.b, apply: raftApply.b }, onFatal,
+    });
+    const member = new Member(opts, { wal, raft, apply });
+    await member.wire();
+    return member;
+  }
+
+  private toRaft!: Outbox<RaftIn>;
+  private toApply!: Outbox<ApplyIn>;
+
+  private wire(): Promise<void> {
+    this.toRaft = new Outbox<RaftIn>(this.actors.raft.worker);
+    this.toApply = new Outbox<ApplyIn>(this.actors.apply.worker);
+    receive<MainFromApply>(this.actors.apply.worker, (m) => this.onApply(m));
+    return new Promise((resolve) => {
+      receive<RaftOut>(this.actors.raft.worker, (m) => {
+        if (m.type === 'started') {
+          this.started = true;
+          resolve();
+        }
+        this.onRaft(m);
+      });
+    });
+  }
+
+  private onRaft(m: RaftOut): void {
+    switch (m.type) {
+      case 'started':
+        return;
+      case 'dropped':
+        for (const id of m.ids) this.settle(id, undefined, EtcdError.from(m.error));
+        return;
+      case 'status':
+        this.raftStatusWaiters.get(m.id)?.(m.status);
+        this.raftStatusWaiters.delete(m.id);
+        return;
+      case 'soft':
+        this.leader = m.soft.lead;
+        this.raftTerm = m.term;
+        return;
+      case 'stopped':
+        return;
+    }
+  }
+
+  private onApply(m: MainFromApply): void {
+    switch (m.type) {
+      case 'results':
+        for (const it of m.items) {
+          if ('err' in it) this.settle(it.id, undefined, EtcdError.from(it.err));
+          else this.settle(it.id, it.ok, undefined);
+        }
+        return;
+      case 'status':
+        this.applyStatusWaiters.get(m.id)?.(m.status);
+        this.applyStatusWaiters.delete(m.id);
+        return;
+      case 'closed':
+        this.closeWaiters.get(m.id)?.();
+        this.closeWaiters.delete(m.id);
+        return;
+    }
+  }
+
+  private settle(id: RequestId, ok: unknown, err: EtcdError | undefined): void {
+    const p = this.pending.get(id);
+    if (!p) return; // not ours (replayed after restart) or already timed out
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (err) p.reject(err);
+    else p.resolve(ok);
+  }
+
+  private track<T>(id: RequestId): Promise<T> {
+    if (this.stopped) return Promise.reject(EtcdError.of('Stopped'));
+    if (this.pending.size >= PENDING_REQUESTS_MAX) return Promise.reject(EtcdError.of('TooManyRequests'));
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(EtcdError.of(this.leader === NONE ? 'NoLeader' : 'Timeout'));
+      }, this.requestTimeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+    });
+  }
+
+  private newId(): RequestId {
+    this.nextId += 1n;
+    return this.nextId;
+  }
+
+  private propose<T>(body: RaftRequestBody): Promise<T> {
+    const id = this.newId();
+    const p = this.track<T>(id);
+    this.proposals.push({ id, data: encodeRaftRequest({ id, ...body }) });
+    this.flusher.schedule();
+    return p;
+  }
+
+  private read<T>(item: ReadItem, serializable: boolean): Promise<T> {
+    const p = this.track<T>(item.id);
+    if (serializable) this.toApply.send({ type: 'read', items: [item], index: 0, term: this.raftTerm });
+    else {
+      this.linearReads.push(item);
+      this.flusher.schedule();
+    }
+    return p;
+  }
+
+  private flush(): void {
+    if (this.proposals.length > 0) {
+      this.toRaft.send({ type: 'propose', items: this.proposals });
+      this.proposals = [];
+    }
+    if (this.linearReads.length > 0) {
+      this.toRaft.send({ type: 'read', items: this.linearReads });
+      this.linearReads = [];
+    }
+  }
+
+  // ---- KvService ----
+
+  range(req: RangeRequest): Promise<RangeResponse> {
+    validateRange(req);
+    return this.read({ id: this.newId(), kind: 'range', req }, req.serializable === true);
+  }
+
+  put(req: PutRequest): Promise<PutResponse> {
+    validatePut(req);
+    return this.propose({ put: req });
+  }
+
+  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    validateDeleteRange(req);
+    return this.propose({ deleteRange: req });
+  }
+
+  txn(req: TxnRequest): Promise<TxnResponse> {
+    validateTxn(req, this.opts.maxTxnOps);
+    if (isReadOnlyTxn(req)) return this.read({ id: this.newId(), kind: 'txn', req }, isSerializableTxn(req));
+    return this.propose({ txn: req });
+  }
+
+  compact(req: CompactionRequest): Promise<CompactionResponse> {
+    return this.propose({ compaction: req });
+  }
+
+  async status(): Promise<StatusResponse> {
+    const [raft, apply] = await Promise.all([this.raftStatus(), this.applyStatus()]);
+    return {
+      header: { ...apply.header, raftTerm: raft.term },
+      version: TETCD_VERSION,
+      dbSize: apply.dbSizeBytes,
+      leader: raft.leader,
+      raftIndex: raft.commit,
+      raftTerm: raft.term,
+      raftAppliedIndex: apply.consistentIndex,
+      errors: [],
+      dbSizeInUse: apply.dbSizeBytes,
+      isLearner: false,
+    };
+  }
+
+  /** Healthy: started, a leader is known, and a linearizable read goes through. */
+  async health(): Promise<boolean> {
+    if (!this.started || this.stopped || this.leader === NONE) return false;
+    try {
+      await this.range({ key: new Uint8Array([0x68]), limit: 1, countOnly: true });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  get memberId(): NodeId {
+    return this.opts.memberId;
+  }
+
+  private raftStatus(): Promise<RaftStatusReply> {
+    const id = this.newId();
+    return new Promise((resolve) => {
+      this.raftStatusWaiters.set(id, resolve);
+      this.toRaft.send({ type: 'status', id });
+    });
+  }
+
+  private applyStatus(): Promise<ApplyStatusReply> {
+    const id = this.newId();
+    return new Promise((resolve) => {
+      this.applyStatusWaiters.set(id, resolve);
+      this.toApply.send({ type: 'status', id });
+    });
+  }
+
+  /**
+   * Stops cleanly: no new requests; requests already proposed are given a short while to be
+   * answered; then the store commits and closes, the WAL syncs and closes, and the threads end.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.flush();
+    const drainUntil = Date.now() + 2000;
+    while (this.pending.size > 0 && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
+    this.toRaft.send({ type: 'stop' });
+    const id = this.newId();
+    await new Promise<void>((resolve) => {
+      this.closeWaiters.set(id, resolve);
+      this.toApply.send({ type: 'close', id });
+    });
+    await new Promise<void>((resolve) => {
+      this.actors.wal.worker.once('message', () => resolve());
+      this.actors.wal.worker.postMessage({ type: 'close' });
+    });
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(EtcdError.of('Stopped'));
+    }
+    this.pending.clear();
+    await Promise.all([this.actors.raft.stop(), this.actors.apply.stop(), this.actors.wal.stop()]);
+  }
+}
+
+function opsOf(req: TxnRequest): RequestOp[] {
+  return [...req.success, ...req.failure];
+}
+
+/** A txn with no put and no delete anywhere (nested txns included) changes nothing. */
+export function isReadOnlyTxn(req: TxnRequest): boolean {
+  return opsOf(req).every((op) => {
+    if ('requestRange' in op) return true;
+    if ('requestTxn' in op) return isReadOnlyTxn(op.requestTxn);
+    return false;
+  });
+}
+
+/** etcd serves a read-only txn locally only if every range in it is serializable. */
+function isSerializableTxn(req: TxnRequest): boolean {
+  const ops = opsOf(req);
+  if (ops.length === 0) return false;
+  return ops.every((op) => {
+    if ('requestRange' in op) return op.requestRange.serializable === true;
+    if ('requestTxn' in op) return isSerializableTxn(op.requestTxn);
+    return false;
+  });
+}
+
+assert.ok(PENDING_REQUESTS_MAX > 0);

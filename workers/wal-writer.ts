@@ -1,0 +1,87 @@
+// wal-writer actor: owns the WAL files of the member. It runs at its own pace: every append that
+// arrives while it is busy (fsync blocks this thread, by design) waits in the mailbox, and the
+// next round writes all of them and fsyncs once (group commit). Each round answers raft-node
+// with the highest sequence number and log position that are now durable.
+
+import assert from 'node:assert/strict';
+import type { MessagePort } from 'node:worker_threads';
+import { Coalescer, Outbox, actorBoot, assertNever, mainPort, receive } from '../src/actors/runtime.js';
+import { createActorLogger } from '../src/server/log.js';
+import type { RaftFromWal, WalIn } from '../src/server/messages.js';
+import { Wal } from '../src/wal/wal.js';
+import type { WalInit } from '../src/server/member-init.js';
+
+const boot = actorBoot<WalInit>();
+const log = createActorLogger(boot.init.logLevel, boot.name);
+const raftPort = boot.ports.raft as MessagePort;
+assert.ok(raftPort, 'wal-writer needs its raft port');
+const toRaft = new Outbox<RaftFromWal>(raftPort);
+
+const opened = Wal.open(boot.init.walDir, { fsync: boot.init.fsync });
+const wal = opened.wal;
+if (opened.repaired) log.warn({ repaired: opened.repaired }, 'wal: torn tail truncated on open');
+
+/** Appends waiting for the next round; drained completely by each round. */
+let pending: Extract<WalIn, { type: 'append' }>[] = [];
+/** Last entry position written (the tail of the log on disk once synced). */
+let lastIndex = 0;
+let lastTerm = 0;
+
+function flush(): void {
+  if (pending.length === 0) return;
+  const batch = pending;
+  pending = [];
+  let snapshotIndex: number | undefined;
+  for (const a of batch) {
+    if (a.snapshot) {
+      wal.saveSnapshot(a.snapshot.metadata);
+      snapshotIndex = a.snapshot.metadata.index;
+      lastIndex = a.snapshot.metadata.index;
+      lastTerm = a.snapshot.metadata.term;
+    }
+    wal.append(a.entries, a.hardState);
+    const tail = a.entries[a.entries.length - 1];
+    if (tail) {
+      lastIndex = tail.index;
+      lastTerm = tail.term;
+    }
+  }
+  wal.sync();
+  const seq = batch[batch.length - 1]!.seq;
+  toRaft.send(snapshotIndex === undefined
+    ? { type: 'persisted', seq, index: lastIndex, term: lastTerm }
+    : { type: 'persisted', seq, index: lastIndex, term: lastTerm, snapshotIndex });
+}
+const round = new Coalescer(flush);
+
+receive<WalIn>(raftPort, (msg) => {
+  switch (msg.type) {
+    case 'load': {
+      const all = wal.readAll();
+      const tail = all.entries[all.entries.length - 1];
+      lastIndex = tail ? tail.index : (all.snapshot?.index ?? 0);
+      lastTerm = tail ? tail.term : (all.snapshot?.term ?? 0);
+      toRaft.send(all.snapshot
+        ? { type: 'loaded', hardState: all.hardState, entries: all.entries, snapshot: { metadata: all.snapshot, data: new Uint8Array() } }
+        : { type: 'loaded', hardState: all.hardState, entries: all.entries });
+      return;
+    }
+    case 'append':
+      pending.push(msg);
+      round.schedule();
+      return;
+    case 'close':
+      flush();
+      wal.close();
+      return;
+    default:
+      assertNever(msg);
+  }
+});
+
+receive<WalIn>(mainPort(), (msg) => {
+  assert.equal(msg.type, 'close', 'main only closes the wal');
+  flush();
+  wal.close();
+  mainPort().postMessage({ type: 'closed' });
+});
