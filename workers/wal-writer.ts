@@ -7,19 +7,20 @@ import assert from 'node:assert/strict';
 import type { MessagePort } from 'node:worker_threads';
 import { Coalescer, Outbox, actorBoot, assertNever, mainPort, receive } from '../src/actors/runtime.js';
 import { createActorLogger } from '../src/server/log.js';
+import { startCpuProfile } from '../src/server/profile.js';
 import type { RaftFromWal, WalIn } from '../src/server/messages.js';
-import { Wal } from '../src/wal/wal.js';
+import { Wal } from '../src/wal/index.js';
 import type { WalInit } from '../src/server/member-init.js';
 
 const boot = actorBoot<WalInit>();
+const stopProfile = startCpuProfile(boot.name);
 const log = createActorLogger(boot.init.logLevel, boot.name);
 const raftPort = boot.ports.raft as MessagePort;
 assert.ok(raftPort, 'wal-writer needs its raft port');
 const toRaft = new Outbox<RaftFromWal>(raftPort);
 
-const opened = Wal.open(boot.init.walDir, { fsync: boot.init.fsync });
-const wal = opened.wal;
-if (opened.repaired) log.warn({ repaired: opened.repaired }, 'wal: torn tail truncated on open');
+const wal = Wal.open(boot.init.walDir, { syncMode: boot.init.fsync });
+if (wal.repaired) log.warn({ repaired: wal.repaired }, 'wal: torn tail truncated on open (repaired)');
 
 /** Appends waiting for the next round; drained completely by each round. */
 let pending: Extract<WalIn, { type: 'append' }>[] = [];
@@ -83,5 +84,6 @@ receive<WalIn>(mainPort(), (msg) => {
   assert.equal(msg.type, 'close', 'main only closes the wal');
   flush();
   wal.close();
+  stopProfile();
   mainPort().postMessage({ type: 'closed' });
 });
