@@ -1,0 +1,220 @@
+// Command-line parsing for `npm run bench -- <scenario> [flags]`: a pure function from argv to
+// a validated `BenchOptions` (or a `UsageError` whose message says what is wrong). Every knob
+// that sizes the run has a default that keeps a run short and an upper bound that keeps it
+// bounded, so a typo cannot start an hour-long or million-client run.
+
+import os from 'node:os';
+import type { HttpClientKind } from './http-client.js';
+
+export class UsageError extends Error {}
+
+export type Target = 'etcd' | 'tetcd';
+
+export interface BenchOptions {
+  readonly scenario: string;
+  /** Endpoints of an already running server; empty = the bench starts its own. */
+  readonly endpoints: string[];
+  /**
+   * What the bench starts when there are no endpoints and no `--compare` (undefined: tetcd); with
+   * `--endpoints`, only the label of the given server in the results.
+   */
+  readonly target: Target | undefined;
+  /** `--compare etcd`: run tetcd and etcd alternately and print ratios. */
+  readonly compare: boolean;
+  readonly clientCounts: number[];
+  readonly threads: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly rounds: number;
+  /** Members to start; undefined = the scenario's default. */
+  readonly members: number | undefined;
+  readonly keyCount: number;
+  readonly valueBytes: number;
+  readonly readRatio: number;
+  readonly params: Record<string, string>;
+  readonly http: HttpClientKind;
+  readonly requestTimeoutMs: number;
+  readonly profile: boolean;
+  /** Write bench/out, bench/RESULTS.md and the chart (off with `--no-record`). */
+  readonly record: boolean;
+  /** A free-text note appended to the RESULTS.md entry. */
+  readonly note: string;
+  readonly help: boolean;
+}
+
+export const limits = {
+  clientsMax: 4096,
+  clientCountsMax: 16,
+  threadsMax: 64,
+  durationSMax: 3600,
+  warmupSMax: 600,
+  roundsMax: 20,
+  keyCountMax: 1_000_000,
+  valueBytesMax: 1_048_576,
+  requestTimeoutMsMax: 120_000,
+} as const;
+
+export const USAGE = `usage: npm run bench -- <scenario> [flags]
+       npm run bench -- --self-test [flags]      (the generator's ceiling: scenario 'ceiling')
+
+targets (default: start a fresh tetcd):
+  --endpoints URL,...     drive running servers (clients are spread over them)
+  --target etcd|tetcd     start a fresh server of this kind
+  --compare etcd          start fresh tetcd and etcd alternately (A/B/A/B) and print ratios
+  --members N             members to start (3 = loopback cluster); default: scenario's (1)
+load:
+  --clients N[,N...]      clients (one request in flight each); a list runs each (default 16)
+  --threads N             piscina load workers (default: min(cores, clients))
+  --duration S            measured seconds per point (default 10)
+  --warmup S              warm-up seconds per point (default 2)
+  --rounds N              repetitions per target (default 1; 2 with --compare)
+  --http raw|node         HTTP client: raw sockets (default) or node:http keep-alive Agent
+  --timeout MS            per-request timeout (default 10000)
+workload:
+  --keys K                key space (default 1000)
+  --value-size V          value bytes (default 256)
+  --read-ratio R          reads in 'mixed', 0..1 (default 0.9)
+  --param name=value      scenario-specific knob (repeatable)
+output:
+  --profile               tetcd writes per-thread CPU profiles (TETCD_CPU_PROFILE_DIR)
+  --no-record             do not write bench/out, bench/RESULTS.md or bench/charts
+  --note TEXT             a note for the RESULTS.md entry
+`;
+
+function intIn(flag: string, text: string | undefined, min: number, max: number): number {
+  const n = Number(text);
+  if (text === undefined || text === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} wants an integer in ${min}..${max}, got '${text ?? ''}'`);
+  }
+  return n;
+}
+
+function numIn(flag: string, text: string | undefined, min: number, max: number): number {
+  const n = Number(text);
+  if (text === undefined || text === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`${flag} wants a number in ${min}..${max}, got '${text ?? ''}'`);
+  }
+  return n;
+}
+
+export function parseEndpoints(text: string): string[] {
+  const urls = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (urls.length === 0) throw new UsageError('--endpoints wants at least one URL');
+  return urls.map((u) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new UsageError(`--endpoints: not a URL: '${u}'`);
+    }
+    if (parsed.protocol !== 'http:') throw new UsageError(`--endpoints: only http:// is supported: '${u}'`);
+    return `http://${parsed.host}`;
+  });
+}
+
+export function parseClientCounts(text: string | undefined): number[] {
+  const parts = (text ?? '').split(',');
+  if (parts.length > limits.clientCountsMax) throw new UsageError(`--clients: at most ${limits.clientCountsMax} values`);
+  return parts.map((p) => intIn('--clients', p.trim(), 1, limits.clientsMax));
+}
+
+interface Raw {
+  positional: string[];
+  values: Map<string, string[]>;
+}
+
+/** Flags that take no value. */
+const switches = new Set(['--self-test', '--profile', '--no-record', '--help', '-h']);
+
+function splitArgv(argv: readonly string[]): Raw {
+  const raw: Raw = { positional: [], values: new Map() };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('-')) {
+      raw.positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 && arg.startsWith('--') ? arg.slice(0, eq) : arg;
+    let value = eq > 0 && arg.startsWith('--') ? arg.slice(eq + 1) : undefined;
+    if (!switches.has(name) && value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`${name} needs a value`);
+    }
+    raw.values.set(name, [...(raw.values.get(name) ?? []), value ?? 'true']);
+  }
+  return raw;
+}
+
+const valueFlags = new Set([
+  '--endpoints', '--target', '--compare', '--members', '--clients', '--threads', '--duration', '--warmup',
+  '--rounds', '--http', '--timeout', '--keys', '--value-size', '--read-ratio', '--param', '--note',
+]);
+
+type One = (name: string) => string | undefined;
+
+/** Which server(s) to measure: scenario, endpoints, target, compare, members. */
+function parseTargets(raw: Raw, one: One, help: boolean): Pick<BenchOptions, 'scenario' | 'endpoints' | 'target' | 'compare' | 'members'> {
+  const selfTest = raw.values.has('--self-test');
+  if (raw.positional.length > 1) throw new UsageError(`one scenario at a time, got: ${raw.positional.join(' ')}`);
+  if (selfTest && raw.positional.length > 0 && raw.positional[0] !== 'ceiling') throw new UsageError('--self-test runs the ceiling scenario; drop the scenario name');
+  const scenario = selfTest ? 'ceiling' : raw.positional[0];
+  if (scenario === undefined && !help) throw new UsageError('which scenario? (see --help)');
+  const compareText = one('--compare');
+  if (compareText !== undefined && compareText !== 'etcd') throw new UsageError(`--compare: only 'etcd' is supported, got '${compareText}'`);
+  const target = one('--target');
+  if (target !== undefined && target !== 'etcd' && target !== 'tetcd') throw new UsageError(`--target wants etcd or tetcd, got '${target}'`);
+  const endpointsText = one('--endpoints');
+  const endpoints = endpointsText === undefined ? [] : parseEndpoints(endpointsText);
+  if (endpoints.length > 0 && compareText !== undefined) throw new UsageError('--compare starts its own servers; drop --endpoints');
+  const membersText = one('--members');
+  return {
+    scenario: scenario ?? '',
+    endpoints,
+    target,
+    compare: compareText !== undefined,
+    members: membersText === undefined ? undefined : intIn('--members', membersText, 1, 7),
+  };
+}
+
+function parseParams(values: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const p of values) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--param wants name=value, got '${p}'`);
+    params[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return params;
+}
+
+export function parseOptions(argv: readonly string[], cores = os.availableParallelism()): BenchOptions {
+  const raw = splitArgv(argv);
+  for (const name of raw.values.keys()) {
+    if (!valueFlags.has(name) && !switches.has(name)) throw new UsageError(`unknown flag ${name}`);
+  }
+  const one: One = (name) => raw.values.get(name)?.at(-1);
+  const help = raw.values.has('--help') || raw.values.has('-h');
+  const targets = parseTargets(raw, one, help);
+  const http = one('--http') ?? 'raw';
+  if (http !== 'raw' && http !== 'node') throw new UsageError(`--http wants raw or node, got '${http}'`);
+  const clientCounts = parseClientCounts(one('--clients') ?? '16');
+  const threadsText = one('--threads');
+  return {
+    ...targets,
+    clientCounts,
+    threads: threadsText === undefined ? Math.max(1, Math.min(cores, Math.max(...clientCounts))) : intIn('--threads', threadsText, 1, limits.threadsMax),
+    durationS: numIn('--duration', one('--duration') ?? '10', 0.1, limits.durationSMax),
+    warmupS: numIn('--warmup', one('--warmup') ?? '2', 0, limits.warmupSMax),
+    rounds: intIn('--rounds', one('--rounds') ?? (targets.compare ? '2' : '1'), 1, limits.roundsMax),
+    keyCount: intIn('--keys', one('--keys') ?? '1000', 1, limits.keyCountMax),
+    valueBytes: intIn('--value-size', one('--value-size') ?? '256', 0, limits.valueBytesMax),
+    readRatio: numIn('--read-ratio', one('--read-ratio') ?? '0.9', 0, 1),
+    params: parseParams(raw.values.get('--param') ?? []),
+    http,
+    requestTimeoutMs: intIn('--timeout', one('--timeout') ?? '10000', 1, limits.requestTimeoutMsMax),
+    profile: raw.values.has('--profile'),
+    record: !raw.values.has('--no-record'),
+    note: one('--note') ?? '',
+    help,
+  };
+}
