@@ -14,6 +14,7 @@ import { Outbox, actorBoot, assertNever, mainPort, receive } from '../src/actors
 import { EtcdError, GrpcCode } from '../src/api/errors.js';
 import type { ResponseHeader } from '../src/api/types.js';
 import { createActorLogger } from '../src/server/log.js';
+import { startCpuProfile } from '../src/server/profile.js';
 import type { ApplyInit } from '../src/server/member-init.js';
 import type { ApplyIn, MainFromApply, RaftFromApply, ReadItem, ResultItem } from '../src/server/messages.js';
 import { MvccStore } from '../src/mvcc/store.js';
@@ -24,6 +25,7 @@ import { EntryType } from '../src/raft/types.js';
 import type { Entry } from '../src/raft/types.js';
 
 const boot = actorBoot<ApplyInit>();
+const stopProfile = startCpuProfile(boot.name);
 const init = boot.init;
 const log = createActorLogger(init.logLevel, boot.name);
 const raftPort = boot.ports.raft as MessagePort;
@@ -218,6 +220,7 @@ receive<ApplyIn>(mainPort(), (msg) => {
         while (committing) await new Promise((r) => setTimeout(r, 1));
         await store.commit();
         await backend.close();
+        stopProfile();
         toMain.send({ type: 'closed', id: msg.id });
       });
       return;

@@ -13,6 +13,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Coalescer, Outbox, actorBoot, assertNever, mainPort, receive } from '../src/actors/runtime.js';
 import { ERRORS } from '../src/api/errors.js';
 import { createActorLogger } from '../src/server/log.js';
+import { startCpuProfile } from '../src/server/profile.js';
 import type { RaftInit } from '../src/server/member-init.js';
 import type {
   ApplyIn, RaftFromApply, RaftFromWal, RaftIn, RaftOut, ReadItem, RequestId, WalIn,
@@ -24,6 +25,7 @@ import { EntryType, NONE, RaftError } from '../src/raft/types.js';
 import type { Entry, HardState, Message, Ready, Snapshot } from '../src/raft/types.js';
 
 const boot = actorBoot<RaftInit>();
+const stopProfile = startCpuProfile(boot.name);
 const init = boot.init;
 const log = createActorLogger(init.logLevel, boot.name);
 const walPort = boot.ports.wal as MessagePort;
@@ -73,7 +75,7 @@ function start(): void {
   if (loaded.snapshot) storage.applySnapshot(loaded.snapshot);
   storage.setHardState(loaded.hardState);
   storage.append(loaded.entries);
-  if (fresh) RawNode.bootstrap(storage, init.initialVoters);
+  if (fresh) bootstrap(storage);
   node = new RawNode({
     id: init.memberId,
     electionTick: init.electionTick,
@@ -97,6 +99,17 @@ function start(): void {
   }, init.tickIntervalMs).unref();
   rounds.schedule();
   toMain.send({ type: 'started', memberId: init.memberId });
+}
+
+/**
+ * A brand-new member writes its initial configuration (a snapshot at index 0 naming the voters)
+ * to the WAL before anything else, so that a restart finds the same configuration.
+ */
+function bootstrap(s: MemoryStorage): void {
+  RawNode.bootstrap(s, init.initialVoters);
+  writeSeq += 1;
+  inflight.push({ seq: writeSeq, entries: [], after: [] });
+  toWal.send({ type: 'append', seq: writeSeq, entries: [], snapshot: s.snapshot() });
 }
 
 function processReady(): void {
@@ -140,16 +153,20 @@ function persist(rd: Ready): void {
 function onPersisted(p: Extract<RaftFromWal, { type: 'persisted' }>): void {
   assert.ok(node && storage);
   let after: Message[] = [];
+  let raftSnapshot = false;
   while (inflight.length > 0 && inflight[0]!.seq <= p.seq) {
     const w = inflight.shift()!;
-    if (w.snapshot) storage.applySnapshot(w.snapshot);
+    if (w.snapshot) {
+      storage.applySnapshot(w.snapshot);
+      raftSnapshot = true;
+    }
     if (w.entries.length > 0) storage.append(w.entries);
     if (w.hardState) storage.setHardState(w.hardState);
     after = after.concat(w.after);
   }
   assert.ok(inflight.length === 0 || inflight[0]!.seq > p.seq, 'wal answered out of order');
   sendMessages(after);
-  node.onPersisted(p.snapshotIndex === undefined
+  node.onPersisted(p.snapshotIndex === undefined || !raftSnapshot
     ? { index: p.index, term: p.term }
     : { index: p.index, term: p.term, snapshotIndex: p.snapshotIndex });
   rounds.schedule();
@@ -280,6 +297,7 @@ receive<RaftIn>(mainPort(), (msg) => {
     case 'stop':
       stopping = true;
       failAllReads('Stopped');
+      stopProfile();
       toMain.send({ type: 'stopped' });
       return;
     default:

@@ -22,7 +22,7 @@ import type {
   TxnResponse,
 } from '../api/types.js';
 import { encodeRaftRequest } from '../mvcc/request-codec.js';
-import type { RaftRequestBody } from '../mvcc/request-codec.js';
+import type { RaftRequest } from '../mvcc/request-codec.js';
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
 import { NONE } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
@@ -61,6 +61,10 @@ interface Pending {
   reject: (e: EtcdError) => void;
   timer: NodeJS.Timeout;
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A raft request before it gets its id. */
+type RaftRequestBody = DistributiveOmit<RaftRequest, 'id'>;
 
 const WORKERS = new URL('../../workers/', import.meta.url);
 
@@ -205,7 +209,7 @@ export class Member implements KvService {
   private propose<T>(body: RaftRequestBody): Promise<T> {
     const id = this.newId();
     const p = this.track<T>(id);
-    this.proposals.push({ id, data: encodeRaftRequest({ id, ...body }) });
+    this.proposals.push({ id, data: encodeRaftRequest({ id, ...body } as RaftRequest) });
     this.flusher.schedule();
     return p;
   }
