@@ -217,9 +217,7 @@ receive<ApplyIn>(mainPort(), (msg) => {
       return;
     case 'close':
       enqueue(async () => {
-        while (committing) await new Promise((r) => setTimeout(r, 1));
-        await store.commit();
-        await backend.close();
+        await store.close();
         stopProfile();
         toMain.send({ type: 'closed', id: msg.id });
       });
@@ -233,4 +231,4 @@ receive<ApplyIn>(mainPort(), (msg) => {
   }
 });
 
-toRaft.send({ type: 'opened', consistentIndex: store.consistentIndex, consistentTerm: 0 });
+toRaft.send({ type: 'opened', consistentIndex: store.consistentIndex, consistentTerm: store.consistentIndexTerm });
