@@ -136,7 +136,12 @@ function handleSoftState(rd: Ready): void {
 
 function persist(rd: Ready): void {
   if (rd.entries.length === 0 && !rd.hardState && !rd.snapshot) {
-    assert.equal(rd.messages.filter((m) => m.afterPersist).length, 0, 'afterPersist messages without a write');
+    // Acks for state that an earlier, still in-flight write makes durable wait for that write;
+    // with nothing in flight, that state is durable already.
+    const after = rd.messages.filter((m) => m.afterPersist);
+    const last = inflight[inflight.length - 1];
+    if (last) last.after.push(...after);
+    else sendMessages(after);
     return;
   }
   writeSeq += 1;
