@@ -14,6 +14,18 @@ import { Member } from '../server/member.js';
 import { computeClusterId, computeMemberId } from '../server/member-init.js';
 import { startCpuProfile } from '../server/profile.js';
 
+/** etcd's log levels include Go's dpanic and panic, which pino calls fatal. */
+function pinoLevelOf(level: string): LogLevel {
+  if (level === 'dpanic' || level === 'panic') return 'fatal';
+  return level as LogLevel;
+}
+
+/** A URL object leaves the port empty when it is the scheme's default. */
+function portOf(u: URL): number {
+  if (u.port !== '') return Number(u.port);
+  return u.protocol === 'https:' ? 443 : 80;
+}
+
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof parseMemberConfig>;
   try {
@@ -35,8 +47,9 @@ async function main(): Promise<number> {
   }
   const cfg = parsed.config;
   const stopProfile = startCpuProfile('gateway');
-  const logLevel = cfg.logLevel as LogLevel;
+  const logLevel = pinoLevelOf(cfg.logLevel);
   const logger = createActorLogger(logLevel, 'gateway', cfg.name);
+  for (const w of parsed.warnings) logger.warn(w);
 
   const peers = cfg.initialCluster.map((m) => ({ name: m.name, id: computeMemberId(m.peerUrls.map(String), cfg.initialClusterToken) }));
   const self = peers.find((p) => p.name === cfg.name);
@@ -58,17 +71,18 @@ async function main(): Promise<number> {
     heartbeatIntervalMs: cfg.heartbeatIntervalMs,
     electionTimeoutMs: cfg.electionTimeoutMs,
     maxTxnOps: cfg.maxTxnOps,
-    fsync: process.env.TETCD_UNSAFE_NO_FSYNC === '1' ? 'none' : 'fdatasync',
+    maxRequestBytes: cfg.maxRequestBytes,
+    fsync: cfg.unsafeNoFsync ? 'none' : 'fdatasync',
     logLevel,
     logger,
   });
 
   // One Fastify instance per listen URL (an instance listens once); they share the member.
-  const apps = [];
+  const apps: ReturnType<typeof buildGateway>[] = [];
   for (const u of cfg.listenClientUrls) {
     const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes });
     const host = u.hostname.replace(/^\[|\]$/g, '');
-    await app.listen({ host, port: Number(u.port || 2379) });
+    await app.listen({ host, port: portOf(u) });
     apps.push(app);
   }
   logger.info({

@@ -72,8 +72,12 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     reply.headers(CORS_HEADERS);
+    // etcd reads the body as JSON whatever the Content-Type says, even an empty one; Fastify
+    // refuses a body whose media type is empty before any parser runs, so name one.
+    const ct = req.headers['content-type'];
+    if (ct !== undefined && ct.trim() === '') req.headers['content-type'] = 'application/octet-stream';
     done();
   });
   app.setErrorHandler((err, req, reply) => {

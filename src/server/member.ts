@@ -46,6 +46,8 @@ export interface MemberOptions {
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   maxTxnOps: number;
+  /** etcd's --max-request-bytes: the largest encoded write accepted. */
+  maxRequestBytes: number;
   fsync: FsyncMode;
   logLevel: LogLevel;
   logger: Logger;
@@ -208,8 +210,11 @@ export class Member implements KvService {
 
   private propose<T>(body: RaftRequestBody): Promise<T> {
     const id = this.newId();
+    const data = encodeRaftRequest({ id, ...body } as RaftRequest);
+    // etcd applies --max-request-bytes to what it would append to the log, i.e. writes only.
+    if (data.length > this.opts.maxRequestBytes) return Promise.reject(EtcdError.of('RequestTooLarge'));
     const p = this.track<T>(id);
-    this.proposals.push({ id, data: encodeRaftRequest({ id, ...body } as RaftRequest) });
+    this.proposals.push({ id, data });
     this.flusher.schedule();
     return p;
   }
