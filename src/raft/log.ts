@@ -90,9 +90,19 @@ export class RaftLog {
     return this.storage.lastIndex();
   }
 
-  /** Last index known durable (the host reported it, or it was in storage at start). */
+  /**
+   * Last index known durable (the host reported it, or it was in storage at start). While a
+   * snapshot from the leader is not yet reported persisted, nothing from its index on is durable:
+   * restore() already moved unstable.offset past it, but a crash now would bring back the old
+   * log, so an ack of the snapshot must wait for its write (afterPersist).
+   */
   stableLastIndex(): number {
-    return this.unstable.offset - 1;
+    const u = this.unstable;
+    if (u.snapshot === undefined) return u.offset - 1;
+    const snapIndex = u.snapshot.metadata.index;
+    const durable = Math.min(this.storage.lastIndex(), snapIndex - 1);
+    assert.ok(durable < u.offset - 1, 'a pending snapshot is never counted durable');
+    return durable;
   }
 
   /** Term of entry i, or undefined when i is compacted or beyond the log. */

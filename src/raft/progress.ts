@@ -3,13 +3,22 @@
 //
 // States of a follower's Progress (etcd's tracker/progress.go):
 //   Probe      we do not know where its log matches ours; send one MsgApp per heartbeat or
-//              response (probeSent pauses it) and back off on rejection
+//              response (msgAppFlowPaused pauses it) and back off on rejection
 //   Replicate  its log matches up to `match`; stream MsgApps optimistically (`next` runs ahead of
 //              `match`), at most maxInflightMsgs unacknowledged
 //   Snapshot   it needs a snapshot (entries it needs are compacted); send nothing until
 //              reportSnapshot() or an ack past the snapshot
 //
 // Invariant: 0 <= match < next. The leader's own match only advances when its write is persisted.
+//
+// Why a full window must not stall for ever (etcd raft v3.6's MsgAppFlowPaused): MsgApps or their
+// acks can be lost while the window is full, and then no ack ever frees it. A heartbeat response
+// proves the follower is alive, so it clears msgAppFlowPaused and the leader sends ONE MsgApp
+// from `next` even though the window is full; it carries NO entries (the window bounds entries in
+// flight, and the inflight records stay truthful). The follower either acks it (it holds
+// everything up to next-1: match jumps, the window frees) or rejects it (progress drops to Probe
+// and backs off from match). Freeing an inflight slot instead would make the window lie about
+// what is in flight and ship a fresh batch of entries past a gap the follower cannot fill.
 
 import assert from 'node:assert/strict';
 import type { ConfState, NodeId, ProgressStatus } from './types.js';
@@ -61,8 +70,12 @@ export class Progress {
   state: ProgressState = 'Probe';
   /** In Snapshot state: the index of the snapshot sent. */
   pendingSnapshot = 0;
-  /** In Probe state: a MsgApp was sent and we wait for its answer (or a heartbeat response). */
-  probeSent = false;
+  /**
+   * Probe: a MsgApp was sent and we wait for its answer (or a heartbeat response). Replicate: the
+   * window was full when the last MsgApp left; only a heartbeat response (or an ack) clears it,
+   * which allows one empty MsgApp through the full window (see the header).
+   */
+  msgAppFlowPaused = false;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   readonly inflights: Inflights;
@@ -74,7 +87,7 @@ export class Progress {
   }
 
   private resetState(state: ProgressState): void {
-    this.probeSent = false;
+    this.msgAppFlowPaused = false;
     this.pendingSnapshot = 0;
     this.state = state;
     this.inflights.reset();
@@ -104,16 +117,38 @@ export class Progress {
     if (this.match < n) {
       this.match = n;
       updated = true;
-      this.probeSent = false;
+      this.msgAppFlowPaused = false;
     }
     this.next = Math.max(this.next, n + 1);
     assert.ok(this.next > this.match);
     return updated;
   }
 
-  /** A MsgApp with entries up to `last` was sent in Replicate state. */
-  optimisticUpdate(last: number): void {
-    this.next = last + 1;
+  /**
+   * A MsgApp carrying `entries` entries (from `next` on) was sent. Replicate: they are in flight,
+   * and a full window pauses the flow; Probe: wait for an answer before the next probe.
+   */
+  sentEntries(entries: number): void {
+    assert.ok(this.state !== 'Snapshot', 'no MsgApp is sent to a follower awaiting a snapshot');
+    if (this.state === 'Probe') {
+      this.msgAppFlowPaused = true;
+      return;
+    }
+    if (entries > 0) {
+      this.next += entries;
+      this.inflights.add(this.next - 1);
+    }
+    this.msgAppFlowPaused = this.inflights.full();
+  }
+
+  /** A heartbeat response: the follower is alive, let one MsgApp through (see the header). */
+  resumeMsgAppFlow(): void {
+    this.msgAppFlowPaused = false;
+  }
+
+  /** In Replicate state with a full window, only an empty MsgApp may be sent. */
+  canSendEntries(): boolean {
+    return this.state !== 'Replicate' || !this.inflights.full();
   }
 
   /**
@@ -128,15 +163,15 @@ export class Progress {
     }
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1, 1);
-    this.probeSent = false;
+    this.msgAppFlowPaused = false;
     assert.ok(this.next > this.match);
     return true;
   }
 
   isPaused(): boolean {
     switch (this.state) {
-      case 'Probe': return this.probeSent;
-      case 'Replicate': return this.inflights.full();
+      case 'Probe': return this.msgAppFlowPaused;
+      case 'Replicate': return this.msgAppFlowPaused;
       case 'Snapshot': return true;
     }
   }
@@ -154,6 +189,8 @@ export class ProgressTracker {
   learners = new Set<NodeId>();
   progress = new Map<NodeId, Progress>();
   votes = new Map<NodeId, boolean>();
+  /** Scratch for committed(), reused: it runs on every ack. */
+  private readonly matchesScratch: number[] = [];
 
   constructor(readonly maxInflightMsgs: number) {}
 
@@ -192,9 +229,16 @@ export class ProgressTracker {
   /** The highest index replicated on a quorum of voters (by match). */
   committed(): number {
     if (this.voters.size === 0) return Number.MAX_SAFE_INTEGER; // no voters: nothing constrains
-    const matches: number[] = [];
-    for (const id of this.voters) matches.push(this.progress.get(id)!.match);
-    matches.sort((a, b) => b - a);
+    // Insertion sort, descending, into a reused array: a handful of voters, no allocation.
+    const matches = this.matchesScratch;
+    matches.length = 0;
+    for (const id of this.voters) {
+      const m = this.progress.get(id)!.match;
+      let i = matches.length;
+      matches.push(m);
+      for (; i > 0 && matches[i - 1]! < m; i--) matches[i] = matches[i - 1]!;
+      matches[i] = m;
+    }
     const idx = matches[this.quorum() - 1]!;
     assert.ok(idx >= 0);
     return idx;

@@ -101,6 +101,14 @@ export class Raft {
   pendingReadIndexMessages: Message[] = [];
   /** Candidate: its own vote is counted once the host reports the hard state durable. */
   selfVotePending = false;
+  /**
+   * Leader: a broadcast deferred to the next ready() (flushBroadcasts). Sending one MsgApp per
+   * proposal and per commit advance made a burst of N proposals (or N acks) handed out in one
+   * Ready cost N messages per follower, where one carries the same information (a later commit
+   * index supersedes an earlier one). 'entries': new entries wait to be sent; 'commit': the commit
+   * index advanced, so even an empty MsgApp goes out. 'none' whenever not leader.
+   */
+  bcastPending: 'none' | 'entries' | 'commit' = 'none';
   private readonly rng: SeededRng;
   private stepRole: (m: Message) => void = (m) => this.stepFollower(m);
   private tickRole: () => void = () => this.tickElection();
@@ -127,11 +135,20 @@ export class Raft {
     this.becomeFollower(this.term, NONE);
   }
 
+  /**
+   * Restores term, vote and commit from the stored hard state. The stored commit may lag the
+   * storage's snapshot: under pipelined writes the host applies (and may snapshot and compact at)
+   * entries whose commit index is still in a later, unfinished hard-state write, then crashes. A
+   * snapshot at i proves i committed (only applied state is snapshotted), so the commit index is
+   * the larger of the two (log.committed starts at the snapshot index).
+   */
   private loadState(hs: HardState): void {
     if (hs.term === 0 && hs.vote === NONE && hs.commit === 0) return;
-    assert.ok(hs.commit >= this.log.committed && hs.commit <= this.log.lastIndex(),
-      `stored commit ${hs.commit} is out of range [${this.log.committed}, ${this.log.lastIndex()}]`);
-    this.log.committed = hs.commit;
+    const snapIndex = this.log.committed;
+    assert.equal(snapIndex, this.log.firstIndex() - 1, 'a fresh log is committed up to its snapshot');
+    const commit = Math.max(hs.commit, snapIndex);
+    assert.ok(commit <= this.log.lastIndex(), `stored commit ${hs.commit} is beyond the last index ${this.log.lastIndex()}`);
+    this.log.committed = commit;
     this.term = hs.term;
     this.vote = hs.vote;
   }
@@ -155,8 +172,9 @@ export class Raft {
 
   /** Queues a message; sets from/term like etcd (proposals and reads are forwarded with term 0). */
   send(m: Partial<Message> & { type: MessageType; to: NodeId }): void {
-    const msg = newMessage({ from: this.id, ...m });
-    assert.notEqual(msg.to, this.id, 'raft never sends a message to itself');
+    const msg = newMessage(m);
+    if (m.from === undefined) msg.from = this.id;
+    assert.ok(msg.to !== this.id, 'raft never sends a message to itself');
     const voteish = msg.type === 'MsgVote' || msg.type === 'MsgPreVote' || msg.type === 'MsgVoteResp' || msg.type === 'MsgPreVoteResp';
     if (voteish) assert.ok(msg.term !== 0, `${msg.type} must carry a term`);
     else if (msg.type !== 'MsgProp' && msg.type !== 'MsgReadIndex') msg.term = this.term;
@@ -218,6 +236,7 @@ export class Raft {
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
     this.pendingReadIndexMessages = [];
+    this.bcastPending = 'none';
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -389,7 +408,7 @@ export class Raft {
     switch (m.type) {
       case 'MsgProp':
         if (this.lead === NONE) throw new RaftError('ProposalDropped', 'raft: no leader to forward the proposal to');
-        this.send({ ...m, to: this.lead, from: this.id });
+        this.send({ ...m, to: this.lead }); // keeps `from`, like every forward (see MsgReadIndex)
         return;
       case 'MsgApp':
       case 'MsgHeartbeat':
@@ -406,7 +425,9 @@ export class Raft {
           if (m.type === 'MsgReadIndex' && m.from === this.id) throw new RaftError('ProposalDropped', 'raft: no leader for read index');
           return;
         }
-        this.send({ ...m, to: this.lead, from: this.id });
+        // Keep the original `from` (etcd's send only fills an empty From): the leader answers a
+        // forwarded read to the node that issued it, not to us, which never asked.
+        this.send({ ...m, to: this.lead });
         return;
       case 'MsgTimeoutNow':
         this.hup(true);
@@ -471,7 +492,7 @@ export class Raft {
         if (pr.state !== 'Snapshot') return;
         if (m.reject) pr.pendingSnapshot = 0; // failed: probe from match
         pr.becomeProbe();
-        pr.probeSent = true; // wait for an answer before sending more
+        pr.msgAppFlowPaused = true; // wait for a heartbeat response before probing
         return;
       case 'MsgUnreachable':
         if (pr.state === 'Replicate') pr.becomeProbe();
@@ -503,7 +524,7 @@ export class Raft {
       return { ...e };
     });
     if (!this.appendEntries(ents)) throw new RaftError('ProposalDropped', 'raft: too many uncommitted bytes');
-    this.bcastAppend();
+    if (this.bcastPending === 'none') this.bcastPending = 'entries';
   }
 
   private appendEntries(ents: Entry[]): boolean {
@@ -539,36 +560,37 @@ export class Raft {
     if (this.state === 'Leader') {
       const self = this.trk.progress.get(this.id);
       const durable = Math.min(this.log.stableLastIndex(), this.log.lastIndex());
-      if (self && self.maybeUpdate(durable) && this.maybeCommit()) this.bcastAppend();
+      if (self && self.maybeUpdate(durable) && this.maybeCommit()) this.bcastPending = 'commit';
     }
     this.maybeCountSelfVote();
   }
 
   // ---- replication ----
 
-  /** Sends the next MsgApp (or MsgSnap) to `to` if its progress allows; false when nothing was sent. */
+  /**
+   * Sends the next MsgApp (or MsgSnap) to `to` if its progress allows; false when nothing was sent.
+   * A Replicate follower whose window is full but whose flow a heartbeat response resumed gets an
+   * EMPTY MsgApp from `next` (progress.ts header: its ack or rejection resynchronizes the window).
+   */
   maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.trk.progress.get(to);
     if (pr === undefined || to === this.id || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) return this.sendSnapshot(to, pr);
-    let entries: Entry[];
-    try {
-      entries = this.log.entriesFrom(pr.next, this.cfg.maxSizePerMsg);
-    } catch (err) {
-      if (err instanceof RaftError && err.code === 'Compacted') return this.sendSnapshot(to, pr);
-      throw err;
+    let entries: Entry[] = [];
+    if (pr.canSendEntries()) {
+      try {
+        entries = this.log.entriesFrom(pr.next, this.cfg.maxSizePerMsg);
+      } catch (err) {
+        if (err instanceof RaftError && err.code === 'Compacted') return this.sendSnapshot(to, pr);
+        throw err;
+      }
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
+    assert.ok(entries.length === 0 || entries[0]!.index === pr.next, 'a MsgApp starts at next');
     this.send({ type: 'MsgApp', to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
-    if (pr.state === 'Replicate' && entries.length > 0) {
-      const last = entries[entries.length - 1]!.index;
-      pr.optimisticUpdate(last);
-      pr.inflights.add(last);
-    } else if (pr.state === 'Probe') {
-      pr.probeSent = true;
-    }
+    pr.sentEntries(entries.length);
     return true;
   }
 
@@ -583,6 +605,15 @@ export class Raft {
 
   bcastAppend(): void {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, true);
+  }
+
+  /** Sends the broadcast deferred by bcastPending (RawNode.ready() calls this first). */
+  flushBroadcasts(): void {
+    const pending = this.bcastPending;
+    if (pending === 'none') return;
+    this.bcastPending = 'none';
+    assert.equal(this.state, 'Leader', 'only a leader defers broadcasts (reset clears them)');
+    for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, pending === 'commit');
   }
 
   private bcastHeartbeat(ctx?: Uint8Array): void {
@@ -613,15 +644,18 @@ export class Raft {
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === 'Replicate') pr.inflights.freeLE(m.index);
-    if (this.maybeCommit()) this.bcastAppend();
-    else if (oldPaused) this.maybeSendAppend(m.from, true);
+    if (this.maybeCommit()) this.bcastPending = 'commit';
+    // A resumed follower gets a MsgApp now, unless the pending commit broadcast will send it one.
+    else if (oldPaused && this.bcastPending !== 'commit') this.maybeSendAppend(m.from, true);
     for (let n = 0; n < this.cfg.maxInflightMsgs && this.maybeSendAppend(m.from, false); n++);
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
   }
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
-    pr.probeSent = false;
+    // The follower is alive: let one MsgApp through even a full window (progress.ts header), so
+    // a flow whose MsgApps or acks were lost resynchronizes instead of stalling for ever.
+    pr.resumeMsgAppFlow();
     if (pr.match < this.log.lastIndex() || pr.state === 'Probe') this.maybeSendAppend(m.from, true);
     if (m.context.byteLength === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
@@ -773,7 +807,7 @@ export class Raft {
     }
     if (this.state !== 'Leader' || cs.voters.length === 0) return;
     // The quorum may have changed: commit what the new one has, and feed new members.
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.bcastPending = 'commit';
     else for (const id of this.trk.progress.keys()) this.maybeSendAppend(id, false);
     if (this.leadTransferee !== NONE && !this.trk.voters.has(this.leadTransferee)) this.abortLeaderTransfer();
   }

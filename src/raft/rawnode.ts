@@ -116,7 +116,7 @@ export class RawNode implements RawNodeApi {
 
   hasReady(): boolean {
     const r = this.raft;
-    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.msgs.length > 0 || r.readStates.length > 0 || r.bcastPending !== 'none') return true;
     if (!softEqual(r.softState(), this.prevSoft) || !hardEqual(r.hardState(), this.prevHard)) return true;
     const u = r.log.unstable;
     if (u.offsetInProgress < u.end() || r.log.nextUnstableSnapshot() !== undefined) return true;
@@ -126,6 +126,7 @@ export class RawNode implements RawNodeApi {
   ready(): Ready {
     assert.equal(this.outstanding, undefined, 'ready() called again before advance()');
     const r = this.raft;
+    r.flushBroadcasts(); // the MsgApps deferred since the last ready(), one per follower
     const log = r.log;
     const rd: Ready = {
       entries: log.nextUnstableEntries(), committedEntries: log.nextCommittedEntries(),

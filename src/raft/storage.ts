@@ -113,12 +113,18 @@ export class MemoryStorage implements Storage {
     if (this.hardState.commit < idx) this.hardState = { ...this.hardState, commit: idx };
   }
 
-  /** Records a snapshot of the applied state at `index` (<= lastIndex); does not compact. */
+  /**
+   * Records a snapshot of the applied state at `index` (<= lastIndex); does not compact. Applied
+   * implies committed, so the stored commit rises to `index` if it lagged (as in applySnapshot):
+   * under pipelined writes the hard state carrying that commit may still be in flight.
+   */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     if (index <= this.snap.metadata.index) throw new RaftError('SnapOutOfDate');
     assert.ok(index <= this.lastIndex(), `createSnapshot(${index}) beyond last index ${this.lastIndex()}`);
     const cs = { voters: [...confState.voters], learners: [...confState.learners] };
     this.snap = { metadata: { index, term: this.term(index), confState: cs }, data };
+    if (this.hardState.commit < index) this.hardState = { ...this.hardState, commit: index };
+    assert.ok(this.hardState.commit >= this.snap.metadata.index);
     return this.snap;
   }
 

@@ -20,6 +20,10 @@
 //   process-ready ID... | deliver-msgs [ID...] [drop=ID,...] | stabilize [ID...]
 //   isolate ID | recover | read-index ID CTX | transfer-leader FROM TO
 //   compact ID INDEX | restart ID | report-unreachable ID PEER | status ID | raft-log ID
+//   store-hard-state ID commit=N      (the stored hard state's commit becomes N: a restart then
+//                                      sees a WAL whose last hard-state write lagged)
+//   process-ready-crash ID            (hands out one Ready, sends what may leave at once, then
+//                                      crashes before its write lands and restarts from storage)
 
 import assert from 'node:assert/strict';
 import { describeEntry, describeHardState, describeMessage, describeSnapshot } from '../../src/raft/describe.js';
@@ -87,6 +91,8 @@ export class Interpreter {
       case 'report-unreachable': return this.get(id(0)).node.reportUnreachable(id(1));
       case 'status': return this.status(id(0));
       case 'raft-log': return this.raftLog(id(0));
+      case 'store-hard-state': return this.storeHardState(id(0), Number(kv.get('commit')));
+      case 'process-ready-crash': return this.processReadyCrash(id(0));
       default: assert.fail(`unknown command ${cmd}`);
     }
   }
@@ -201,6 +207,31 @@ export class Interpreter {
     const cfg = { ...t.cfg, applied: t.node.status().applied };
     t.node = new RawNode(cfg);
     this.out.push(`${id}: restarted ${describeHardState(t.node.status().hardState)}`);
+  }
+
+  private storeHardState(id: NodeId, commit: number): void {
+    assert.ok(Number.isSafeInteger(commit) && commit >= 0, 'store-hard-state: commit=N required');
+    const t = this.get(id);
+    const hs = t.storage.initialState().hardState;
+    t.storage.setHardState({ ...hs, commit });
+    this.out.push(`${id}: stored ${describeHardState({ ...hs, commit })}`);
+  }
+
+  /**
+   * The pipelined host's worst case: a Ready is handed out, its at-once messages leave, and the
+   * node crashes before the write lands, so its afterPersist messages are lost with it.
+   */
+  private processReadyCrash(id: NodeId): void {
+    const t = this.get(id);
+    if (!t.node.hasReady()) return;
+    const rd = t.node.ready();
+    this.printReady(id, rd);
+    t.node.advance(rd);
+    for (const m of rd.messages) {
+      if (m.afterPersist) this.out.push(`lost with the write: ${describeMessage(m)}`);
+      else this.queue.push(m);
+    }
+    this.restart(id);
   }
 
   private status(id: NodeId): void {

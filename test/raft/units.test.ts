@@ -164,3 +164,90 @@ test('election timeout is randomized in [electionTick, 2*electionTick) and fixed
   assert.ok(new Set(ticks).size > 1, 'different seeds give different timeouts');
   assert.deepEqual([1, 2].map(firstCampaignTick), ticks.slice(0, 2), 'same seed, same timeout');
 });
+
+test('Progress: a full window pauses the flow; a heartbeat response lets one empty MsgApp through (F3)', () => {
+  const pr = new Progress(1, 2, false);
+  pr.becomeReplicate();
+  pr.sentEntries(1);
+  assert.ok(!pr.isPaused() && pr.canSendEntries());
+  pr.sentEntries(2);
+  assert.ok(pr.isPaused(), 'a full window pauses');
+  assert.equal(pr.next, 4);
+  pr.resumeMsgAppFlow();
+  assert.ok(!pr.isPaused(), 'a heartbeat response resumes the flow');
+  assert.ok(!pr.canSendEntries(), 'but only an empty MsgApp may pass a full window');
+  pr.sentEntries(0);
+  assert.ok(pr.isPaused(), 'one probe per heartbeat response');
+  assert.equal(pr.inflights.count, 2, 'the window still tells what is in flight');
+  assert.ok(pr.maybeUpdate(3));
+  pr.inflights.freeLE(3);
+  assert.ok(!pr.isPaused() && pr.canSendEntries(), 'an ack of the probe frees the window');
+});
+
+test('leader: a stalled full window resynchronizes on a heartbeat response (F3)', () => {
+  const s = new MemoryStorage();
+  RawNode.bootstrap(s, [1n, 2n]);
+  const n = new RawNode(config(1n, s, { maxInflightMsgs: 1, checkQuorum: false, preVote: false }));
+  n.campaign();
+  let rd = n.ready();
+  n.advance(rd);
+  s.setHardState(rd.hardState!);
+  n.onPersisted({ index: 1, term: 1 });
+  n.step(newMessage({ type: 'MsgVoteResp', from: 2n, to: 1n, term: 1 }));
+  assert.equal(n.status().softState.raftState, 'Leader');
+  n.advance(n.ready());
+  n.step(newMessage({ type: 'MsgAppResp', from: 2n, to: 1n, term: 1, index: 2 })); // 2 acks the empty entry
+  assert.equal(n.status().progress.get(2n)?.state, 'Replicate');
+  n.propose(new TextEncoder().encode('x'));
+  rd = n.ready(); // every MsgApp in it is "lost"; the window (1) is full after entry 3's
+  n.advance(rd);
+  n.propose(new TextEncoder().encode('y'));
+  rd = n.ready();
+  n.advance(rd);
+  assert.ok(!rd.messages.some((m) => m.type === 'MsgApp'), 'entry 4 waits for the full window');
+  n.step(newMessage({ type: 'MsgHeartbeatResp', from: 2n, to: 1n, term: 1 }));
+  rd = n.ready();
+  const probes = rd.messages.filter((m) => m.type === 'MsgApp');
+  assert.equal(probes.length, 1, 'one MsgApp per heartbeat response');
+  assert.ok(probes[0]!.entries.length === 0 && probes[0]!.index === 3, 'empty, from next');
+  n.advance(rd);
+  n.step(newMessage({ type: 'MsgAppResp', from: 2n, to: 1n, term: 1, index: 3, reject: true, rejectHint: 2 }));
+  assert.equal(n.status().progress.get(2n)?.state, 'Probe', 'a rejection drops the follower to Probe');
+  rd = n.ready();
+  const resend = rd.messages.find((m) => m.type === 'MsgApp');
+  assert.deepEqual(resend?.entries.map((e) => e.index), [3, 4], 'and the leader resends from match');
+});
+
+test('follower: a snapshot is not counted durable until reported persisted (F5)', () => {
+  const s = new MemoryStorage();
+  RawNode.bootstrap(s, [1n, 2n]);
+  const n = new RawNode(config(2n, s));
+  const snap = { metadata: { index: 9, term: 1, confState: { voters: [1n, 2n], learners: [] } }, data: new Uint8Array([1]) };
+  n.step(newMessage({ type: 'MsgSnap', from: 1n, to: 2n, term: 1, snapshot: snap }));
+  const log = n.raft.log;
+  assert.ok(log.stableLastIndex() < 9, 'the pending snapshot is not durable');
+  const rd = n.ready();
+  const ack = rd.messages.find((m) => m.type === 'MsgAppResp');
+  assert.ok(ack !== undefined && ack.index === 9 && ack.afterPersist, 'its ack waits for the write');
+  n.advance(rd);
+  s.applySnapshot(rd.snapshot!);
+  s.setHardState(rd.hardState!);
+  n.onPersisted({ index: 9, term: 1, snapshotIndex: 9 });
+  assert.equal(log.stableLastIndex(), 9);
+});
+
+test('restart: a snapshot past the stored commit raises the commit index (F2)', () => {
+  const s = new MemoryStorage();
+  RawNode.bootstrap(s, [1n]);
+  s.append([ent(1, 2), ent(1, 3), ent(1, 4)]);
+  s.setHardState({ term: 1, vote: 1n, commit: 4 });
+  s.createSnapshot(3, { voters: [1n], learners: [] }, new Uint8Array([1]));
+  s.compact(3);
+  s.setHardState({ term: 1, vote: 1n, commit: 2 }); // the last hard-state write lagged
+  const n = new RawNode(config(1n, s, { applied: 3 }));
+  assert.equal(n.status().hardState.commit, 3);
+  const raised = new MemoryStorage();
+  raised.append([ent(1, 1), ent(1, 2)]);
+  raised.createSnapshot(2, { voters: [1n], learners: [] }, new Uint8Array([1]));
+  assert.equal(raised.initialState().hardState.commit, 2, 'createSnapshot raises the stored commit');
+});
