@@ -150,3 +150,69 @@ export interface KvService {
   compact(req: CompactionRequest): Promise<CompactionResponse>;
   status(): Promise<StatusResponse>;
 }
+
+// ---- Lease service ---------------------------------------------------------------------------
+// etcd's proto spells these fields `ID`, `TTL`, `grantedTTL` (already camelCase, and the JSON
+// gateway uses them as is). Ids are int64 (`bigint`); TTLs are seconds (`number`, safe integers:
+// the largest allowed TTL is 9,000,000,000 s).
+
+export interface LeaseGrantRequest {
+  /** Requested TTL in seconds; raised to the minimum TTL at apply, > 9e9 is LeaseTTLTooLarge. */
+  TTL: number;
+  /** Client-chosen id; absent or 0n: the server chooses one before proposing. */
+  ID?: bigint;
+}
+
+export interface LeaseGrantResponse {
+  header: ResponseHeader;
+  ID: bigint;
+  /** The TTL granted (after the minimum TTL rule). */
+  TTL: number;
+  error?: string;
+}
+
+export interface LeaseRevokeRequest {
+  ID: bigint;
+}
+
+export interface LeaseRevokeResponse {
+  header: ResponseHeader;
+}
+
+export interface LeaseKeepAliveRequest {
+  ID: bigint;
+}
+
+export interface LeaseKeepAliveResponse {
+  header: ResponseHeader;
+  ID: bigint;
+  /** The new TTL; 0 when the lease is not found (etcd answers, it does not fail the stream). */
+  TTL: number;
+}
+
+export interface LeaseTimeToLiveRequest {
+  ID: bigint;
+  /** Also list the keys attached to the lease. */
+  keys?: boolean;
+}
+
+export interface LeaseTimeToLiveResponse {
+  header: ResponseHeader;
+  ID: bigint;
+  /** Remaining seconds (truncated); -1 when the lease is not found. */
+  TTL: number;
+  /** The TTL granted, in seconds; 0 when not found. */
+  grantedTTL: number;
+  keys: Uint8Array[];
+}
+
+export type LeaseLeasesRequest = Record<string, never>;
+
+export interface LeaseStatus {
+  ID: bigint;
+}
+
+export interface LeaseLeasesResponse {
+  header: ResponseHeader;
+  leases: LeaseStatus[];
+}
