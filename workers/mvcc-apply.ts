@@ -16,8 +16,11 @@ import type { ResponseHeader } from '../src/api/types.js';
 import { createActorLogger } from '../src/server/log.js';
 import { startCpuProfile } from '../src/server/profile.js';
 import type { ApplyInit } from '../src/server/member-init.js';
-import type { ApplyIn, MainFromApply, RaftFromApply, ReadItem, ResultItem } from '../src/server/messages.js';
+import type {
+  ApplyIn, MainFromApply, RaftFromApply, ReadEventsRequest, ReadItem, ResultItem, RevisionEvents, WatchEvent,
+} from '../src/server/messages.js';
 import { MvccStore } from '../src/mvcc/store.js';
+import type { MvccEvent } from '../src/mvcc/store.js';
 import { RocksDbBackend } from '../src/mvcc/rocksdb-backend.js';
 import { decodeRaftRequest } from '../src/mvcc/request-codec.js';
 import type { RaftRequest } from '../src/mvcc/request-codec.js';
@@ -37,7 +40,11 @@ const toMain = new Outbox<MainFromApply>(mainPort());
 const WAITING_READS_MAX = 100_000;
 
 const backend = await RocksDbBackend.open(init.dbDir);
-const store = await MvccStore.open(backend);
+/** Watch events of the apply batch in progress, posted to main as one message at its end. */
+let batchEvents: RevisionEvents[] = [];
+const store = await MvccStore.open(backend, { onChanges: collectChanges });
+/** The revision of the last watch event batch posted to main (the watch hub's view). */
+let postedRevision = store.currentRevision;
 log.info({ revision: store.currentRevision, consistentIndex: store.consistentIndex }, 'mvcc: store opened');
 
 /** Highest raft index applied to the store (== store.consistentIndex once staged). */
@@ -105,10 +112,81 @@ async function applyEntries(entries: Entry[]): Promise<void> {
     store.setConsistentIndex(e.index, e.term);
     appliedIndex = e.index;
   }
+  postEvents(); // before the results: an acknowledged write's events are already at main
   postResults(results);
   toRaft.send({ type: 'applied', index: appliedIndex });
   scheduleCommit();
   await serveWaitingReads();
+}
+
+function toWatchEvent(e: MvccEvent): WatchEvent {
+  return e.prevKv === undefined ? { type: e.type, kv: e.kv } : { type: e.type, kv: e.kv, prevKv: e.prevKv };
+}
+
+function collectChanges(events: readonly MvccEvent[], revision: number): void {
+  const last = batchEvents[batchEvents.length - 1];
+  assert.ok(revision > (last?.revision ?? postedRevision), `watch events out of order at ${revision}`);
+  batchEvents.push({ revision, events: events.map(toWatchEvent) });
+}
+
+function postEvents(): void {
+  if (batchEvents.length === 0) return;
+  const revisions = batchEvents;
+  batchEvents = [];
+  postedRevision = revisions[revisions.length - 1]!.revision;
+  assert.equal(postedRevision, store.currentRevision, 'every change of the batch is posted');
+  toMain.send({ type: 'events', revisions, raftTerm: term });
+}
+
+/** How long a catch-up read waits for the revisions it needs to reach the backend. */
+const EVENTS_FLUSH_WAIT_MS_MAX = 10_000;
+
+/**
+ * Watch catch-up: reads history fromRev..toRev (never beyond what main has been told about),
+ * grouped by revision, with prevKv filled when asked. Runs beside apply, not in its chain: it
+ * only reads. A start below the compaction point is answered as data, not as an error.
+ */
+async function readEventsFor(req: ReadEventsRequest): Promise<void> {
+  const target = Math.min(req.toRev, postedRevision);
+  const deadline = Date.now() + EVENTS_FLUSH_WAIT_MS_MAX;
+  while (store.flushedRevision < Math.min(target, req.fromRev) && Date.now() < deadline) {
+    await store.drain();
+    if (store.flushedRevision < Math.min(target, req.fromRev)) await new Promise((r) => setTimeout(r, 1));
+  }
+  const toRev = Math.min(target, store.flushedRevision);
+  if (req.fromRev > toRev) {
+    toMain.send({ type: 'readEvents', id: req.id, revisions: [], nextRev: req.fromRev });
+    return;
+  }
+  let read: Awaited<ReturnType<MvccStore['readEvents']>>;
+  try {
+    read = await store.readEvents(req.fromRev, toRev, req.maxEvents);
+  } catch (err) {
+    if (!(err instanceof EtcdError) || err.message !== EtcdError.of('Compacted').message) throw err;
+    toMain.send({ type: 'readEvents', id: req.id, compactRevision: store.compactRevision });
+    return;
+  }
+  const revisions: RevisionEvents[] = [];
+  for (const e of read.events) {
+    const ev = toWatchEvent(e);
+    if (req.prevKv) await fillPrevKv(ev);
+    const last = revisions[revisions.length - 1];
+    if (last !== undefined && last.revision === e.kv.modRevision) last.events.push(ev);
+    else revisions.push({ revision: e.kv.modRevision, events: [ev] });
+  }
+  assert.ok(read.nextRev > req.fromRev || read.events.length === 0, 'catch-up makes progress');
+  toMain.send({ type: 'readEvents', id: req.id, revisions, nextRev: read.nextRev });
+}
+
+/** The key's value just before the event, as etcd reads it (left out when compacted away). */
+async function fillPrevKv(ev: WatchEvent): Promise<void> {
+  try {
+    const r = store.range({ key: ev.kv.key, revision: ev.kv.modRevision - 1 });
+    const kv = (r instanceof Promise ? await r : r).kvs[0];
+    if (kv !== undefined) ev.prevKv = kv;
+  } catch (err) {
+    if (!(err instanceof EtcdError)) throw err;
+  }
 }
 
 function postResults(items: ResultItem[]): void {
@@ -176,6 +254,8 @@ receive<ApplyIn>(raftPort, (msg) => {
       return;
     case 'status':
     case 'close':
+    case 'readEvents':
+    case 'watchStatus':
       assert.fail(`${msg.type} comes from main, not raft`);
       return;
     default:
@@ -221,6 +301,15 @@ receive<ApplyIn>(mainPort(), (msg) => {
         stopProfile();
         toMain.send({ type: 'closed', id: msg.id });
       });
+      return;
+    case 'readEvents':
+      readEventsFor(msg).catch((err) => {
+        log.fatal({ err }, 'mvcc: watch catch-up read failed');
+        setImmediate(() => { throw err; });
+      });
+      return;
+    case 'watchStatus':
+      toMain.send({ type: 'watchStatus', id: msg.id, revision: postedRevision, compactRevision: store.compactRevision, raftTerm: term });
       return;
     case 'apply':
     case 'failReads':

@@ -7,6 +7,8 @@
 // signal during shutdown exits at once.
 
 import { buildGateway } from '../gateway/app.js';
+import { watchService } from '../gateway/routes/watch.js';
+import { WatchHub } from '../watch/hub.js';
 import { ConfigError, parseMemberConfig } from './flags.js';
 import { createActorLogger } from '../server/log.js';
 import type { LogLevel } from '../server/log.js';
@@ -77,10 +79,13 @@ async function main(): Promise<number> {
     logger,
   });
 
+  // One watch hub per member, shared by every listener.
+  const hub = new WatchHub(member, { progressNotifyIntervalMs: cfg.experimentalWatchProgressNotifyIntervalMs, fragmentBytes: cfg.maxRequestBytes });
+  await hub.ready;
   // One Fastify instance per listen URL (an instance listens once); they share the member.
   const apps: ReturnType<typeof buildGateway>[] = [];
   for (const u of cfg.listenClientUrls) {
-    const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes });
+    const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes, services: [watchService(hub)] });
     const host = u.hostname.replace(/^\[|\]$/g, '');
     await app.listen({ host, port: portOf(u) });
     apps.push(app);
@@ -104,6 +109,7 @@ async function main(): Promise<number> {
       logger.info({ signal }, 'tetcd: stopping');
       void (async () => {
         await Promise.all(apps.map((a) => a.close()));
+        hub.close();
         await member.stop();
         stopProfile();
         logger.info('tetcd: stopped');

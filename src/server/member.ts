@@ -30,8 +30,8 @@ import type { LogLevel } from './log.js';
 import { memberPaths } from './member-init.js';
 import type { ApplyInit, FsyncMode, RaftInit, WalInit } from './member-init.js';
 import type {
-  ApplyIn, ApplyStatusReply, MainFromApply, ProposalItem, RaftIn, RaftOut, RaftStatusReply, ReadItem,
-  RequestId,
+  ApplyIn, ApplyStatusReply, MainFromApply, ProposalItem, RaftIn, RaftOut, RaftStatusReply, ReadEventsReply,
+  ReadItem, RequestId, RevisionEvents, WatchStatusReply,
 } from './messages.js';
 
 export const TETCD_VERSION = '3.4.0';
@@ -80,6 +80,10 @@ export class Member implements KvService {
   private raftStatusWaiters = new Map<RequestId, (s: RaftStatusReply) => void>();
   private applyStatusWaiters = new Map<RequestId, (s: ApplyStatusReply) => void>();
   private closeWaiters = new Map<RequestId, () => void>();
+  /** The watch hub's subscriptions to applied event batches (see subscribeEvents). */
+  private readonly eventListeners = new Set<(revisions: RevisionEvents[], raftTerm: number) => void>();
+  private readonly readEventsWaiters = new Map<RequestId, (r: ReadEventsReply) => void>();
+  private readonly watchStatusWaiters = new Map<RequestId, (r: WatchStatusReply) => void>();
   private leader: NodeId = NONE;
   private raftTerm = 0;
   private started = false;
@@ -179,7 +183,51 @@ export class Member implements KvService {
         this.closeWaiters.get(m.id)?.();
         this.closeWaiters.delete(m.id);
         return;
+      case 'events':
+        for (const listener of this.eventListeners) listener(m.revisions, m.raftTerm);
+        return;
+      case 'readEvents':
+        this.readEventsWaiters.get(m.id)?.(m);
+        this.readEventsWaiters.delete(m.id);
+        return;
+      case 'watchStatus':
+        this.watchStatusWaiters.get(m.id)?.(m);
+        this.watchStatusWaiters.delete(m.id);
+        return;
     }
+  }
+
+  // ---- the watch hub's source (src/watch/hub.ts: WatchSource) ----
+
+  get clusterId(): NodeId {
+    return this.opts.clusterId;
+  }
+
+  /** Every applied batch of changes, in revision order, one call per batch. Returns unsubscribe. */
+  subscribeEvents(listener: (revisions: RevisionEvents[], raftTerm: number) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => { this.eventListeners.delete(listener); };
+  }
+
+  /** History for watch catch-up (see ReadEventsRequest); a compacted start is answered as data. */
+  readEvents(fromRev: number, toRev: number, maxEvents: number, prevKv: boolean): Promise<ReadEventsReply> {
+    if (this.stopped) return Promise.reject(EtcdError.of('Stopped'));
+    assert.ok(fromRev >= 1 && maxEvents > 0, `readEvents(${fromRev}, ${maxEvents})`);
+    const id = this.newId();
+    return new Promise((resolve) => {
+      this.readEventsWaiters.set(id, resolve);
+      this.toApply.send({ type: 'readEvents', id, fromRev, toRev, maxEvents, prevKv });
+    });
+  }
+
+  /** The revision of the last event batch delivered to subscribers, and the compaction point. */
+  watchStatus(): Promise<WatchStatusReply> {
+    if (this.stopped) return Promise.reject(EtcdError.of('Stopped'));
+    const id = this.newId();
+    return new Promise((resolve) => {
+      this.watchStatusWaiters.set(id, resolve);
+      this.toApply.send({ type: 'watchStatus', id });
+    });
   }
 
   private settle(id: RequestId, ok: unknown, err: EtcdError | undefined): void {

@@ -13,7 +13,7 @@
 // applied that far. Serializable reads go from main straight to mvcc-apply.
 
 import type { ErrorData } from '../api/errors.js';
-import type { RangeRequest, RangeResponse, TxnRequest, TxnResponse, ResponseHeader } from '../api/types.js';
+import type { KeyValue, RangeRequest, RangeResponse, TxnRequest, TxnResponse, ResponseHeader } from '../api/types.js';
 import type { Entry, HardState, Snapshot, SoftState, NodeId } from '../raft/types.js';
 
 /** A client request waiting for an answer, by id (unique within this member's lifetime). */
@@ -74,7 +74,54 @@ export type ApplyIn =
   | { type: 'read'; items: ReadItem[]; index: number; term: number }
   | { type: 'failReads'; ids: RequestId[]; error: ErrorData }
   | { type: 'status'; id: RequestId }
-  | { type: 'close'; id: RequestId };
+  | { type: 'close'; id: RequestId }
+  | ReadEventsRequest
+  | { type: 'watchStatus'; id: RequestId };
+
+// ---- watch plumbing (main <-> mvcc-apply) ----
+//
+// mvcc-apply posts the changes of each apply batch as ONE `events` message, before the results
+// of that batch, on the same port: so by the time a client sees its write acknowledged, the watch
+// hub has seen the write's events (a watch created after the ack starts after them).
+
+/** One change, as watch events carry it (mvcc's MvccEvent, plain and cloneable). */
+export interface WatchEvent {
+  type: 'PUT' | 'DELETE';
+  kv: KeyValue;
+  prevKv?: KeyValue;
+}
+
+/** The events of one write txn: all of them share `revision` (the txn's main revision). */
+export interface RevisionEvents {
+  revision: number;
+  events: WatchEvent[];
+}
+
+/** Reads history for watch catch-up: revisions fromRev..toRev, at most ~maxEvents events. */
+export interface ReadEventsRequest {
+  type: 'readEvents';
+  id: RequestId;
+  fromRev: number;
+  toRev: number;
+  maxEvents: number;
+  /** Fill prevKv of each event (one read at revision - 1 per event). */
+  prevKv: boolean;
+}
+
+export type ReadEventsReply =
+  /** Revisions fromRev..nextRev-1 read; every event in them is in `revisions`, in order. */
+  | { type: 'readEvents'; id: RequestId; revisions: RevisionEvents[]; nextRev: number }
+  /** fromRev is below the compaction point. */
+  | { type: 'readEvents'; id: RequestId; compactRevision: number };
+
+export interface WatchStatusReply {
+  type: 'watchStatus';
+  id: RequestId;
+  /** The revision of the last `events` message posted (events above it come later). */
+  revision: number;
+  compactRevision: number;
+  raftTerm: number;
+}
 
 // ---- from mvcc-apply to main ----
 export type ResultItem =
@@ -92,6 +139,9 @@ export interface ApplyStatusReply {
 export type MainFromApply =
   | { type: 'results'; items: ResultItem[] }
   | { type: 'status'; id: RequestId; status: ApplyStatusReply }
-  | { type: 'closed'; id: RequestId };
+  | { type: 'closed'; id: RequestId }
+  | { type: 'events'; revisions: RevisionEvents[]; raftTerm: number }
+  | ReadEventsReply
+  | WatchStatusReply;
 
 export type { RangeResponse, TxnResponse };
