@@ -10,6 +10,7 @@
 
 import assert from 'node:assert/strict';
 import type { MessagePort } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 import { Outbox, actorBoot, assertNever, mainPort, receive } from '../src/actors/runtime.js';
 import { EtcdError, GrpcCode } from '../src/api/errors.js';
 import type { ResponseHeader } from '../src/api/types.js';
@@ -17,12 +18,18 @@ import { createActorLogger } from '../src/server/log.js';
 import { startCpuProfile } from '../src/server/profile.js';
 import type { ApplyInit } from '../src/server/member-init.js';
 import type {
-  ApplyIn, MainFromApply, RaftFromApply, ReadEventsRequest, ReadItem, ResultItem, RevisionEvents, WatchEvent,
+  ApplyIn, HashRequest, MainFromApply, RaftFromApply, ReadEventsRequest, ReadItem, ResultItem, RevisionEvents, WatchEvent,
 } from '../src/server/messages.js';
 import { MvccStore } from '../src/mvcc/store.js';
 import type { MvccEvent } from '../src/mvcc/store.js';
 import { RocksDbBackend } from '../src/mvcc/rocksdb-backend.js';
-import { decodeRaftRequest } from '../src/mvcc/request-codec.js';
+import { decodeRaftRequest, encodeRaftRequest } from '../src/mvcc/request-codec.js';
+import { LeaseApplier } from '../src/lease/lease-apply.js';
+import type { LeaseAnswer } from '../src/lease/lease-apply.js';
+import { LEASE_REVOKE_INTERVAL_MS } from '../src/lease/lessor.js';
+import type { BackendOp } from '../src/mvcc/backend.js';
+import { encodeMetaValue, metaKey } from '../src/mvcc/revision.js';
+import { decodeDump, encodeDump } from '../src/transport/snapshot-data.js';
 import type { RaftRequest } from '../src/mvcc/request-codec.js';
 import { EntryType } from '../src/raft/types.js';
 import type { Entry } from '../src/raft/types.js';
@@ -30,7 +37,7 @@ import type { Entry } from '../src/raft/types.js';
 const boot = actorBoot<ApplyInit>();
 const stopProfile = startCpuProfile(boot.name);
 const init = boot.init;
-const log = createActorLogger(init.logLevel, boot.name);
+const log = createActorLogger(init.logLevel, boot.name, init.memberName);
 const raftPort = boot.ports.raft as MessagePort;
 assert.ok(raftPort, 'mvcc-apply needs its raft port');
 const toRaft = new Outbox<RaftFromApply>(raftPort);
@@ -38,17 +45,35 @@ const toMain = new Outbox<MainFromApply>(mainPort());
 
 /** Reads waiting for apply to reach their index; bounded by raft-node's read batching. */
 const WAITING_READS_MAX = 100_000;
+/** Largest store dump sent to a follower as a snapshot (held in memory while it is sent). */
+const SNAPSHOT_DUMP_BYTES_MAX = 512 * 1024 * 1024;
+/** Every key of the backend (all buckets start below 0xff). */
+const WHOLE_BACKEND = { gte: new Uint8Array(0), lt: Uint8Array.of(0xff, 0xff, 0xff, 0xff) };
+/** The store's consistent-index key (src/mvcc/store.ts), rewritten unchanged to force a sync. */
+const META_CONSISTENT_INDEX_KEY = metaKey('consistent_index');
 
 const backend = await RocksDbBackend.open(init.dbDir);
 /** Watch events of the apply batch in progress, posted to main as one message at its end. */
 let batchEvents: RevisionEvents[] = [];
-const store = await MvccStore.open(backend, { onChanges: collectChanges });
+/** Every store gets these: watch events, and the lessor's attachments kept in step (leases below). */
+const STORE_OPTIONS = { onChanges: (events: readonly MvccEvent[], revision: number) => { leases.onChanges(events); collectChanges(events, revision); } };
+/** Replaced (never closed: the backend stays open) when a leader's snapshot is restored. */
+let store = await MvccStore.open(backend, STORE_OPTIONS);
+/** The lessor and its persistence (src/lease/lease-apply.ts); reloaded with the store. */
+const leases = await openLeases();
 /** The revision of the last watch event batch posted to main (the watch hub's view). */
 let postedRevision = store.currentRevision;
 log.info({ revision: store.currentRevision, consistentIndex: store.consistentIndex }, 'mvcc: store opened');
 
 /** Highest raft index applied to the store (== store.consistentIndex once staged). */
 let appliedIndex = store.consistentIndex;
+/**
+ * Highest raft index raft-node has handed over (applied, or skipped because a restored snapshot
+ * already holds it); what 'applied' reports, as raft's log may lag a restored store.
+ */
+let handedIndex = 0;
+/** The last index reported 'durable' to raft-node (a log snapshot may be taken there). */
+let durableReportedIndex = store.consistentIndex;
 /** Term to report in response headers: the latest term raft-node told us about. */
 let term = 0;
 /** Reads waiting for appliedIndex to reach `index`, in arrival order. */
@@ -58,6 +83,39 @@ let waitingReadCount = 0;
 let chain: Promise<void> = Promise.resolve();
 let committing = false;
 let commitAgain = false;
+
+/** Lease clocks are monotonic: they are never persisted, only compared within this process. */
+function nowMs(): number {
+  return performance.now();
+}
+
+async function openLeases(): Promise<LeaseApplier> {
+  const { applier, orphanKeys } = await LeaseApplier.load(backend, store, {
+    electionTimeoutMs: init.electionTimeoutMs, heartbeatIntervalMs: init.heartbeatIntervalMs, header,
+  });
+  if (orphanKeys > 0) log.warn({ orphanKeys }, 'mvcc: keys name leases that do not exist');
+  log.info({ leases: applier.lessor.stats().leaseCount }, 'mvcc: leases restored');
+  return applier;
+}
+
+/** Lease id changes before the batch's results (main checks put leases), held keep-alive answers after. */
+function postLeaseChanges(): void {
+  const c = leases.takeIdChanges();
+  if (c !== undefined) toMain.send({ type: 'leaseIds', ...c });
+}
+
+function postLeaseAnswers(): void {
+  const answers: LeaseAnswer[] = leases.takeAnswers();
+  if (answers.length > 0) postResults(answers);
+}
+
+/** The leader's lease work every LEASE_REVOKE_INTERVAL_MS: revokes of expired leases, checkpoints. */
+function leaseTick(): void {
+  const reqs = leases.tick(nowMs());
+  if (reqs.length === 0) return;
+  // Request id 0: nobody waits for these; a dropped or lost one is retried by the lessor.
+  toRaft.send({ type: 'propose', items: reqs.map((r) => ({ id: 0n, data: encodeRaftRequest({ id: 0n, ...r }) })) });
+}
 
 function header(revision: number): ResponseHeader {
   return { clusterId: init.clusterId, memberId: init.memberId, revision, raftTerm: term };
@@ -86,13 +144,19 @@ function applyRequest(r: RaftRequest): unknown | Promise<unknown> {
     const resp = { header: header(store.currentRevision) };
     return r.compaction.physical ? done.then(() => resp) : resp;
   }
+  if ('leaseGrant' in r || 'leaseRevoke' in r || 'leaseCheckpoint' in r) return leases.apply(r, store, nowMs());
   throw new EtcdError(GrpcCode.Unimplemented, 'tetcd: unknown request in raft log');
 }
 
 async function applyEntries(entries: Entry[]): Promise<void> {
   const results: ResultItem[] = [];
   for (const e of entries) {
-    assert.ok(e.index > appliedIndex, `entry ${e.index} applied twice (applied ${appliedIndex})`);
+    assert.ok(e.index > handedIndex, `entry ${e.index} handed over twice (after ${handedIndex})`);
+    handedIndex = e.index;
+    // Entries at or below the store's consistent index are in it already: a snapshot from the
+    // leader (taken later than raft's snapshot point) or a restart before raft knew it. Skipping
+    // them is what makes apply exactly-once.
+    if (e.index <= appliedIndex) continue;
     if (e.type === EntryType.Normal && e.data.length > 0) {
       const r = decodeRaftRequest(e.data);
       try {
@@ -111,12 +175,16 @@ async function applyEntries(entries: Entry[]): Promise<void> {
     }
     store.setConsistentIndex(e.index, e.term);
     appliedIndex = e.index;
+    leases.onEntryApplied(e.term, nowMs());
   }
   postEvents(); // before the results: an acknowledged write's events are already at main
+  postLeaseChanges();
   postResults(results);
-  toRaft.send({ type: 'applied', index: appliedIndex });
+  postLeaseAnswers();
+  toRaft.send({ type: 'applied', index: handedIndex });
   scheduleCommit();
   await serveWaitingReads();
+  if (handedIndex - durableReportedIndex >= init.snapshotCount) await reportDurable();
 }
 
 function toWatchEvent(e: MvccEvent): WatchEvent {
@@ -211,6 +279,68 @@ function scheduleCommit(): void {
   });
 }
 
+// ---- snapshots: durable points for log compaction, dumps for followers, restores ----
+
+/**
+ * Makes the store durable up to what is applied (a commit, then a synced write) and tells
+ * raft-node, which may then snapshot and compact its log there. The synced write rewrites the
+ * consistent index with the value the commit just stored: RocksDB syncs its WAL in order, so it
+ * makes that commit durable too, and it leaves the data (and every hash of it) unchanged.
+ */
+async function reportDurable(): Promise<void> {
+  await store.commit();
+  const index = store.consistentIndex;
+  await backend.write([{ type: 'put', key: META_CONSISTENT_INDEX_KEY, value: encodeMetaValue(index) }], { sync: true });
+  durableReportedIndex = handedIndex;
+  assert.ok(handedIndex <= index && appliedIndex === index, 'the durable store covers what was handed over');
+  toRaft.send({ type: 'durable', index: handedIndex });
+}
+
+/** A dump of the whole backend (every bucket) as committed now, for a follower's MsgSnap. */
+async function dumpStore(seq: number): Promise<void> {
+  await store.commit();
+  const pairs: Array<[Uint8Array, Uint8Array]> = [];
+  let bytes = 0;
+  for await (const [k, v] of backend.iterate(WHOLE_BACKEND)) {
+    bytes += k.byteLength + v.byteLength + 8;
+    if (bytes > SNAPSHOT_DUMP_BYTES_MAX) {
+      toRaft.send({ type: 'snapshotData', seq, index: handedIndex, error: `store larger than ${SNAPSHOT_DUMP_BYTES_MAX} B` });
+      return;
+    }
+    pairs.push([k, v]);
+  }
+  const data = encodeDump(pairs);
+  log.info({ bytes: data.byteLength, keys: pairs.length, index: store.consistentIndex }, 'mvcc: store dumped for a snapshot');
+  toRaft.send({ type: 'snapshotData', seq, data, index: store.consistentIndex });
+}
+
+/**
+ * Replaces the store with a leader's dump in ONE synced batch (so a crash leaves the old store
+ * or the new one), then reopens the store over it. raft's snapshot is at `index`; the dump may be
+ * later, and the entries in between are skipped when raft hands them over.
+ */
+async function restoreStore(index: number, data: Uint8Array): Promise<void> {
+  const pairs = decodeDump(data);
+  await store.drain();
+  const ops: BackendOp[] = [];
+  for await (const [k] of backend.iterate(WHOLE_BACKEND)) ops.push({ type: 'del', key: k });
+  for (const [key, value] of pairs) ops.push({ type: 'put', key, value });
+  await backend.write(ops, { sync: true });
+  batchEvents = [];
+  store = await MvccStore.open(backend, STORE_OPTIONS);
+  await leases.reload(backend, store);
+  postLeaseChanges();
+  postLeaseAnswers();
+  assert.ok(store.consistentIndex >= index, `snapshot data at ${store.consistentIndex} is older than raft's ${index}`);
+  appliedIndex = store.consistentIndex;
+  handedIndex = index;
+  durableReportedIndex = index;
+  postedRevision = store.currentRevision;
+  log.info({ index, consistentIndex: appliedIndex, revision: store.currentRevision, keys: pairs.length }, 'mvcc: store restored from a snapshot');
+  toRaft.send({ type: 'restored', index });
+  await serveWaitingReads();
+}
+
 async function serveReads(items: ReadItem[], readTerm: number): Promise<void> {
   if (readTerm > term) term = readTerm;
   const results: ResultItem[] = [];
@@ -240,6 +370,63 @@ function enqueue(step: () => Promise<void>): void {
   });
 }
 
+// ---- maintenance hashes (etcd's Hash and HashKV) ----
+
+/**
+ * Backend keys Hash leaves out, as etcd does: the applied index and its term differ between
+ * members holding the same data (a member may have applied a few more empty entries).
+ */
+const HASH_IGNORED_KEYS = new Set(['consistent_index', 'consistent_term'].map((n) => Buffer.from(metaKey(n)).toString('hex')));
+/** Every bucket: their one-byte prefixes are ASCII letters (src/mvcc/revision.ts, lease codec). */
+const BACKEND_ALL = { gte: new Uint8Array(0), lt: Uint8Array.of(0xff) };
+
+/** CRC-32 over every backend record but HASH_IGNORED_KEYS, key then value, in key order. */
+async function hashBackend(): Promise<number> {
+  let hash = 0;
+  for await (const [k, v] of backend.iterate(BACKEND_ALL)) {
+    assert.ok(k.length > 0 && k[0]! < 0xff, 'backend keys start with a bucket letter');
+    if (HASH_IGNORED_KEYS.has(Buffer.from(k).toString('hex'))) continue;
+    hash = crc32(v, crc32(k, hash));
+  }
+  assert.ok(Number.isSafeInteger(hash) && hash >= 0, 'a CRC-32 is a uint32');
+  return hash;
+}
+
+/**
+ * Runs in the apply chain, so no batch is half applied: it pins the revision to hash and commits
+ * everything applied so far, then lets apply go on while the hash reads the backend (hashKV
+ * only reads revisions <= the pinned one, and physical compaction waits for it).
+ */
+function onHash(msg: HashRequest): void {
+  assert.ok(Number.isSafeInteger(msg.revision), 'hash revision is an integer');
+  enqueue(async () => {
+    if (msg.kv && msg.revision > store.currentRevision) {
+      toMain.send({ type: 'hash', id: msg.id, err: EtcdError.of('FutureRev').toData() });
+      return;
+    }
+    const target = msg.revision > 0 ? msg.revision : store.currentRevision;
+    const flushed = store.commit();
+    finishHash(msg, target, flushed).catch((err) => {
+      log.fatal({ err }, 'mvcc: hash failed');
+      setImmediate(() => { throw err; });
+    });
+  });
+}
+
+async function finishHash(msg: HashRequest, target: number, flushed: Promise<void>): Promise<void> {
+  await flushed;
+  assert.ok(store.flushedRevision >= target, `hash at ${target} before it is flushed`);
+  try {
+    const { hash, compactRevision } = msg.kv
+      ? await store.hashKV(target)
+      : { hash: await hashBackend(), compactRevision: store.compactRevision };
+    toMain.send({ type: 'hash', id: msg.id, hash, compactRevision, header: header(store.currentRevision) });
+  } catch (err) {
+    if (!(err instanceof EtcdError)) throw err;
+    toMain.send({ type: 'hash', id: msg.id, err: err.toData() });
+  }
+}
+
 receive<ApplyIn>(raftPort, (msg) => {
   switch (msg.type) {
     case 'apply':
@@ -252,10 +439,22 @@ receive<ApplyIn>(raftPort, (msg) => {
     case 'failReads':
       postResults(msg.ids.map((id) => ({ id, err: msg.error })));
       return;
+    case 'snapshotData':
+      enqueue(() => dumpStore(msg.seq));
+      return;
+    case 'restore':
+      enqueue(() => restoreStore(msg.index, msg.data));
+      return;
+    case 'leadership':
+      leases.setLeader(msg.leader, msg.term);
+      postLeaseAnswers();
+      return;
     case 'status':
     case 'close':
     case 'readEvents':
     case 'watchStatus':
+    case 'hash':
+    case 'leaseQuery':
       assert.fail(`${msg.type} comes from main, not raft`);
       return;
     default:
@@ -311,8 +510,19 @@ receive<ApplyIn>(mainPort(), (msg) => {
     case 'watchStatus':
       toMain.send({ type: 'watchStatus', id: msg.id, revision: postedRevision, compactRevision: store.compactRevision, raftTerm: term });
       return;
+    case 'hash':
+      onHash(msg);
+      return;
+    case 'leaseQuery': {
+      const answer = leases.query(msg.id, msg.query, store.currentRevision, nowMs());
+      if (answer !== undefined) postResults([answer]);
+      return;
+    }
     case 'apply':
     case 'failReads':
+    case 'snapshotData':
+    case 'restore':
+    case 'leadership':
       assert.fail(`${msg.type} comes from raft, not main`);
       return;
     default:
@@ -320,4 +530,6 @@ receive<ApplyIn>(mainPort(), (msg) => {
   }
 });
 
+postLeaseChanges();
+setInterval(leaseTick, LEASE_REVOKE_INTERVAL_MS).unref();
 toRaft.send({ type: 'opened', consistentIndex: store.consistentIndex, consistentTerm: store.consistentIndexTerm });

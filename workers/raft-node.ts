@@ -7,6 +7,19 @@
 // Batching: every mailbox handler only records work and schedules one processing round per
 // macrotask, so a burst of proposals from the gateway becomes one ready(), one WAL append and one
 // apply message.
+//
+// Peers: the PeerTransport (src/transport) lives in this thread, so a raft message goes from the
+// core to the socket without another hop. Whatever a peer sends is stepped into the core; a
+// message the core rejects (RaftError) is logged and dropped, never fatal.
+//
+// Log compaction: mvcc-apply reports 'durable' every --snapshot-count applied entries; the log is
+// then snapshotted at that index (metadata only: the data of a snapshot is the store itself) and
+// compacted, keeping SNAPSHOT_CATCH_UP_ENTRIES behind it for slow followers, and the WAL writes a
+// snapshot marker and drops the segments below. A follower that needs compacted entries gets a
+// MsgSnap whose data is a dump of mvcc-apply's store, taken when the message leaves. A MsgSnap
+// received is installed in this order: mvcc-apply replaces its store durably, THEN the WAL records
+// the snapshot (later WAL writes wait for it), so a crash in between never leaves a WAL that
+// claims state the store lacks.
 
 import assert from 'node:assert/strict';
 import type { MessagePort } from 'node:worker_threads';
@@ -19,15 +32,17 @@ import type {
   ApplyIn, RaftFromApply, RaftFromWal, RaftIn, RaftOut, ReadItem, RequestId, WalIn,
 } from '../src/server/messages.js';
 import { RawNode } from '../src/raft/rawnode.js';
-import { MemoryStorage } from '../src/raft/storage.js';
+import { SeededRng } from '../src/raft/rng.js';
+import { EMPTY_SNAPSHOT_DATA, MemoryStorage } from '../src/raft/storage.js';
 import { decodeConfChange } from '../src/raft/confchange.js';
 import { EntryType, NONE, RaftError } from '../src/raft/types.js';
-import type { Entry, HardState, Message, Ready, Snapshot } from '../src/raft/types.js';
+import type { ConfState, Entry, HardState, Message, Ready, Snapshot } from '../src/raft/types.js';
+import { PeerTransport } from '../src/transport/transport.js';
 
 const boot = actorBoot<RaftInit>();
 const stopProfile = startCpuProfile(boot.name);
 const init = boot.init;
-const log = createActorLogger(init.logLevel, boot.name);
+const log = createActorLogger(init.logLevel, boot.name, init.memberName);
 const walPort = boot.ports.wal as MessagePort;
 const applyPort = boot.ports.apply as MessagePort;
 assert.ok(walPort && applyPort, 'raft-node needs its wal and apply ports');
@@ -41,6 +56,10 @@ const MAX_SIZE_PER_MSG_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_MSGS = 512;
 /** Read batches waiting for their ReadState; each batch is one readIndex() call. */
 const PENDING_READ_BATCHES_MAX = 4096;
+/** MsgSnaps waiting for their store dump; raft sends at most one per follower at a time. */
+const SNAPSHOT_DUMPS_PENDING_MAX = 16;
+/** WAL writes held while a received snapshot is installed in the store (see header). */
+const WAL_HELD_WRITES_MAX = 100_000;
 
 interface InflightWrite {
   seq: number;
@@ -61,10 +80,28 @@ let writeSeq = 0;
 /** Current term and leader, from the latest ready(). */
 let term = 0;
 let lead = NONE;
+/** Whether mvcc-apply was last told that this member leads (its lessor expires leases only then). */
+let leaderToldApply = false;
 /** Linearizable reads waiting for leadership confirmation, by readIndex context. */
 const pendingReads = new Map<string, ReadItem[]>();
 let readCtxSeq = 0;
 let stopping = false;
+let transport: PeerTransport | undefined;
+/** MsgSnaps waiting for mvcc-apply's dump of the store, by dump request seq. */
+const snapshotDumps = new Map<number, Message>();
+let dumpSeq = 0;
+/**
+ * While defined, a received snapshot is being installed in the store and WAL writes wait here
+ * (in order) until mvcc-apply says it is durable; undefined otherwise.
+ */
+let walHeld: WalIn[] | undefined;
+/** Snapshots handed to mvcc-apply and not yet reported restored (walHeld is set while > 0). */
+let restoresPending = 0;
+/**
+ * The configuration after each conf change handed to apply, oldest first; entry 0 holds at the
+ * log's snapshot point. A snapshot at index i takes the last one at or below i.
+ */
+let confStates: { index: number; confState: ConfState }[] = [];
 
 const rounds = new Coalescer(processReady);
 
@@ -81,7 +118,9 @@ function start(): void {
     electionTick: init.electionTick,
     heartbeatTick: init.heartbeatTick,
     storage,
-    applied: opened.consistentIndex,
+    // A store restored from a leader's snapshot may be ahead of a log whose snapshot marker was
+    // not written yet (crash in between): raft must not believe entries it lacks are applied.
+    applied: Math.min(opened.consistentIndex, storage.lastIndex()),
     maxSizePerMsg: MAX_SIZE_PER_MSG_BYTES,
     maxInflightMsgs: MAX_INFLIGHT_MSGS,
     maxUncommittedEntriesSize: 0,
@@ -91,14 +130,62 @@ function start(): void {
   });
   log.info({ entries: loaded.entries.length, applied: opened.consistentIndex, fresh }, 'raft: node started');
   loaded = undefined;
-  const { voters } = storage.initialState().confState;
-  if (voters.length === 1 && voters[0] === init.memberId) node.campaign();
+  const { confState } = storage.initialState();
+  confStates = [{ index: storage.snapshot().metadata.index, confState }];
+  // A lone voter leads at once; with peers, elections wait for a (randomized) election timeout.
+  if (confState.voters.length === 1 && confState.voters[0] === init.memberId) node.campaign();
   setInterval(() => {
     node!.tick();
     rounds.schedule();
   }, init.tickIntervalMs).unref();
   rounds.schedule();
-  toMain.send({ type: 'started', memberId: init.memberId });
+  if (init.peers.length === 0) {
+    toMain.send({ type: 'started', memberId: init.memberId });
+    return;
+  }
+  startTransport().then(() => toMain.send({ type: 'started', memberId: init.memberId }), (err: unknown) => {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'raft: cannot listen for peers');
+    setImmediate(() => { throw err; });
+  });
+}
+
+/** Listens on --listen-peer-urls and connects to every other member of the configuration. */
+async function startTransport(): Promise<void> {
+  assert.ok(init.listenPeerUrls.length > 0, 'a member with peers needs --listen-peer-urls');
+  assert.ok(init.peers.every((p) => p.id !== init.memberId), 'a member is not its own peer');
+  const t = new PeerTransport({
+    memberId: init.memberId,
+    clusterId: init.clusterId,
+    clusterToken: init.clusterToken,
+    listenUrls: init.listenPeerUrls,
+    logger: log,
+    rng: new SeededRng(init.seed ^ 0x5bd1e995),
+  });
+  t.onMessage(onPeerMessage);
+  t.onUnreachable((id) => {
+    node?.reportUnreachable(id);
+    rounds.schedule();
+  });
+  t.onSnapshotStatus((id, ok) => {
+    log.info({ peer: id.toString(16), ok }, 'raft: snapshot sent to peer');
+    node?.reportSnapshot(id, ok);
+    rounds.schedule();
+  });
+  await t.listen();
+  for (const p of init.peers) t.addPeer(p.id, p.urls);
+  transport = t;
+}
+
+/** A peer's message: the core judges it; one it refuses is dropped, the member carries on. */
+function onPeerMessage(m: Message): void {
+  if (!node || stopping) return;
+  try {
+    node.step(m);
+  } catch (err) {
+    if (!(err instanceof RaftError)) throw err;
+    log.debug({ from: m.from.toString(16), type: m.type, code: err.code }, 'raft: peer message refused');
+  }
+  rounds.schedule();
 }
 
 /**
@@ -109,7 +196,16 @@ function bootstrap(s: MemoryStorage): void {
   RawNode.bootstrap(s, init.initialVoters);
   writeSeq += 1;
   inflight.push({ seq: writeSeq, entries: [], after: [] });
-  toWal.send({ type: 'append', seq: writeSeq, entries: [], snapshot: s.snapshot() });
+  sendToWal({ type: 'append', seq: writeSeq, entries: [], snapshot: s.snapshot() });
+}
+
+function sendToWal(msg: WalIn): void {
+  if (walHeld === undefined) {
+    toWal.send(msg);
+    return;
+  }
+  assert.ok(walHeld.length < WAL_HELD_WRITES_MAX, 'too many WAL writes held behind a snapshot install');
+  walHeld.push(msg);
 }
 
 function processReady(): void {
@@ -118,6 +214,7 @@ function processReady(): void {
     const rd = node.ready();
     handleSoftState(rd);
     sendMessages(rd.messages.filter((m) => !m.afterPersist));
+    if (rd.snapshot) installSnapshot(rd.snapshot);
     persist(rd);
     handleCommitted(rd.committedEntries);
     for (const rs of rd.readStates) serveReads(rs.requestCtx, rs.index);
@@ -128,10 +225,17 @@ function processReady(): void {
 function handleSoftState(rd: Ready): void {
   if (rd.hardState) term = rd.hardState.term;
   if (!rd.softState) return;
-  if (rd.softState.lead !== lead) log.info({ lead: String(rd.softState.lead), term }, 'raft: leader changed');
+  if (rd.softState.lead !== lead) log.info({ lead: rd.softState.lead.toString(16), term, state: rd.softState.raftState }, 'raft: leader changed');
   lead = rd.softState.lead;
   toMain.send({ type: 'soft', soft: rd.softState, term });
   if (lead === NONE) failAllReads('NoLeader');
+  // Sent before this ready's committed entries: mvcc-apply promotes its lessor when it applies
+  // an entry of this term (the new leader's empty entry), and demotes at once.
+  const leading = rd.softState.raftState === 'Leader';
+  if (leading !== leaderToldApply) {
+    leaderToldApply = leading;
+    toApply.send({ type: 'leadership', leader: leading, term });
+  }
 }
 
 function persist(rd: Ready): void {
@@ -146,13 +250,66 @@ function persist(rd: Ready): void {
   }
   writeSeq += 1;
   const w: InflightWrite = { seq: writeSeq, entries: rd.entries, after: rd.messages.filter((m) => m.afterPersist) };
+  // The log keeps only the snapshot's metadata: its data went to the store (installSnapshot).
+  const snapshot = rd.snapshot ? { metadata: rd.snapshot.metadata, data: EMPTY_SNAPSHOT_DATA } : undefined;
   if (rd.hardState) w.hardState = rd.hardState;
-  if (rd.snapshot) w.snapshot = rd.snapshot;
+  if (snapshot) w.snapshot = snapshot;
   inflight.push(w);
   const msg: WalIn = { type: 'append', seq: w.seq, entries: rd.entries };
   if (rd.hardState) msg.hardState = rd.hardState;
-  if (rd.snapshot) msg.snapshot = rd.snapshot;
-  toWal.send(msg);
+  if (snapshot) msg.snapshot = snapshot;
+  sendToWal(msg);
+}
+
+/**
+ * A snapshot from the leader: mvcc-apply replaces its store with the data; WAL writes (this
+ * ready's, with the snapshot marker, and later ones) wait until that is durable.
+ */
+function installSnapshot(snap: Snapshot): void {
+  const { index, term, confState } = snap.metadata;
+  assert.ok(snap.data.byteLength > 0, `snapshot at ${index} from the leader has no data`);
+  log.info({ index, term, bytes: snap.data.byteLength }, 'raft: installing a snapshot from the leader');
+  walHeld ??= [];
+  restoresPending += 1;
+  confStates = [{ index, confState }];
+  toApply.send({ type: 'restore', index, data: snap.data });
+}
+
+function onRestored(index: number): void {
+  assert.ok(walHeld !== undefined && restoresPending > 0 && node, 'restored without a snapshot being installed');
+  restoresPending -= 1;
+  node.onApplied(index);
+  log.info({ index, heldWrites: walHeld.length }, 'raft: snapshot installed in the store');
+  if (restoresPending === 0) {
+    const held = walHeld;
+    walHeld = undefined;
+    for (const m of held) toWal.send(m);
+  }
+  rounds.schedule();
+}
+
+/** mvcc-apply is durable up to `index`: snapshot the log there and compact it. */
+function onDurable(index: number): void {
+  assert.ok(storage && node);
+  const snapIndex = storage.snapshot().metadata.index;
+  if (index <= snapIndex || walHeld !== undefined) return;
+  assert.ok(index <= storage.lastIndex(), `durable ${index} beyond the stable log ${storage.lastIndex()}`);
+  const confState = confStateAt(index);
+  const snap = storage.createSnapshot(index, confState, EMPTY_SNAPSHOT_DATA);
+  const compactTo = index - init.snapshotCatchUpEntries;
+  if (compactTo > storage.firstIndex() - 1) storage.compact(compactTo);
+  const releaseTo = Math.max(0, compactTo);
+  sendToWal({ type: 'snapshot', metadata: snap.metadata, releaseTo });
+  log.info({ index, term: snap.metadata.term, firstIndex: storage.firstIndex() }, 'raft: snapshot taken, log compacted');
+}
+
+function confStateAt(index: number): ConfState {
+  let at = 0;
+  while (at + 1 < confStates.length && confStates[at + 1]!.index <= index) at += 1;
+  const found = confStates[at];
+  assert.ok(found && found.index <= index, `no configuration known at ${index}`);
+  confStates = confStates.slice(at); // older ones are below every future snapshot
+  return found.confState;
 }
 
 function onPersisted(p: Extract<RaftFromWal, { type: 'persisted' }>): void {
@@ -180,17 +337,51 @@ function onPersisted(p: Extract<RaftFromWal, { type: 'persisted' }>): void {
 function handleCommitted(entries: Entry[]): void {
   if (entries.length === 0) return;
   for (const e of entries) {
-    if (e.type === EntryType.ConfChange) node!.applyConfChange(decodeConfChange(e.data));
+    if (e.type !== EntryType.ConfChange) continue;
+    const confState = node!.applyConfChange(decodeConfChange(e.data));
+    confStates.push({ index: e.index, confState });
   }
   toApply.send({ type: 'apply', entries, term });
 }
 
 function sendMessages(msgs: Message[]): void {
-  // Peer transport arrives with clusters; a single-voter member has no peers to talk to.
+  if (msgs.length === 0) return;
+  const now: Message[] = [];
   for (const m of msgs) {
     assert.notEqual(m.to, init.memberId, 'raft handed out a message to itself');
-    log.debug({ to: String(m.to), type: m.type }, 'raft: no transport for peer message');
+    if (m.type === 'MsgSnap') requestSnapshotDump(m);
+    else now.push(m);
   }
+  if (transport) transport.send(now);
+  else if (now.length > 0) log.debug({ to: String(now[0]!.to), type: now[0]!.type }, 'raft: no transport yet, message dropped');
+}
+
+/** A MsgSnap leaves with a dump of the store as its data (the log's snapshot has none). */
+function requestSnapshotDump(m: Message): void {
+  assert.ok(m.snapshot, 'MsgSnap without a snapshot');
+  if (snapshotDumps.size >= SNAPSHOT_DUMPS_PENDING_MAX) {
+    node!.reportSnapshot(m.to, false);
+    rounds.schedule();
+    return;
+  }
+  dumpSeq += 1;
+  snapshotDumps.set(dumpSeq, m);
+  log.info({ to: m.to.toString(16), index: m.snapshot.metadata.index }, 'raft: follower needs a snapshot; dumping the store');
+  toApply.send({ type: 'snapshotData', seq: dumpSeq });
+}
+
+function onSnapshotDump(d: Extract<RaftFromApply, { type: 'snapshotData' }>): void {
+  const m = snapshotDumps.get(d.seq);
+  assert.ok(m && m.snapshot, `a store dump nobody asked for (${d.seq})`);
+  snapshotDumps.delete(d.seq);
+  if (d.data === undefined || !transport) {
+    log.warn({ to: m.to.toString(16), error: d.error }, 'raft: cannot send a snapshot');
+    node?.reportSnapshot(m.to, false);
+    rounds.schedule();
+    return;
+  }
+  assert.ok(d.index >= m.snapshot.metadata.index, 'a store dump older than the snapshot it serves');
+  transport.send([{ ...m, snapshot: { metadata: m.snapshot.metadata, data: d.data } }]);
 }
 
 function propose(items: Extract<RaftIn, { type: 'propose' }>['items']): void {
@@ -269,6 +460,18 @@ receive<RaftFromApply>(applyPort, (msg) => {
       node?.onApplied(msg.index);
       rounds.schedule();
       return;
+    case 'durable':
+      onDurable(msg.index);
+      return;
+    case 'snapshotData':
+      onSnapshotDump(msg);
+      return;
+    case 'restored':
+      onRestored(msg.index);
+      return;
+    case 'propose': // the leader's lease revokes and checkpoints
+      propose(msg.items);
+      return;
     default:
       assertNever(msg);
   }
@@ -302,6 +505,7 @@ receive<RaftIn>(mainPort(), (msg) => {
     case 'stop':
       stopping = true;
       failAllReads('Stopped');
+      void transport?.close();
       stopProfile();
       toMain.send({ type: 'stopped' });
       return;

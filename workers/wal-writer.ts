@@ -1,7 +1,8 @@
 // wal-writer actor: owns the WAL files of the member. It runs at its own pace: every append that
 // arrives while it is busy (fsync blocks this thread, by design) waits in the mailbox, and the
 // next round writes all of them and fsyncs once (group commit). Each round answers raft-node
-// with the highest sequence number and log position that are now durable.
+// with the highest sequence number and log position that are now durable. A 'snapshot' message
+// (log compaction) writes a snapshot marker and removes the segments it covers.
 
 import assert from 'node:assert/strict';
 import type { MessagePort } from 'node:worker_threads';
@@ -11,10 +12,11 @@ import { startCpuProfile } from '../src/server/profile.js';
 import type { RaftFromWal, WalIn } from '../src/server/messages.js';
 import { Wal } from '../src/wal/index.js';
 import type { WalInit } from '../src/server/member-init.js';
+import type { SnapshotMetadata } from '../src/raft/types.js';
 
 const boot = actorBoot<WalInit>();
 const stopProfile = startCpuProfile(boot.name);
-const log = createActorLogger(boot.init.logLevel, boot.name);
+const log = createActorLogger(boot.init.logLevel, boot.name, boot.init.memberName);
 const raftPort = boot.ports.raft as MessagePort;
 assert.ok(raftPort, 'wal-writer needs its raft port');
 const toRaft = new Outbox<RaftFromWal>(raftPort);
@@ -55,6 +57,20 @@ function flush(): void {
 }
 const round = new Coalescer(flush);
 
+/**
+ * Log compaction: the store is durable at meta.index (mvcc-apply synced it before raft-node
+ * asked), so a synced marker there lets every segment whose entries are all <= releaseTo go.
+ * Appends queued before this message are written first: the marker never precedes its entries.
+ */
+function compact(meta: SnapshotMetadata, releaseTo: number): void {
+  assert.ok(releaseTo <= meta.index && meta.index <= lastIndex, `snapshot at ${meta.index}, release ${releaseTo}, last ${lastIndex}`);
+  flush();
+  wal.saveSnapshot(meta);
+  wal.sync();
+  const removed = wal.releaseTo(releaseTo);
+  log.info({ index: meta.index, term: meta.term, releaseTo, removed: removed.length }, 'wal: snapshot marker saved');
+}
+
 receive<WalIn>(raftPort, (msg) => {
   switch (msg.type) {
     case 'load': {
@@ -70,6 +86,9 @@ receive<WalIn>(raftPort, (msg) => {
     case 'append':
       pending.push(msg);
       round.schedule();
+      return;
+    case 'snapshot':
+      compact(msg.metadata, msg.releaseTo);
       return;
     case 'close':
       flush();

@@ -40,7 +40,7 @@ export function httpStatusOf(code: GrpcCode): number {
     case GrpcCode.AlreadyExists: return 409;
     case GrpcCode.PermissionDenied: return 403;
     case GrpcCode.ResourceExhausted: return 429;
-    case GrpcCode.FailedPrecondition: return 400;
+    case GrpcCode.FailedPrecondition: return 412;
     case GrpcCode.Aborted: return 409;
     case GrpcCode.OutOfRange: return 400;
     case GrpcCode.Unimplemented: return 501;

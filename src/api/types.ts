@@ -149,6 +149,10 @@ export interface KvService {
   txn(req: TxnRequest): Promise<TxnResponse>;
   compact(req: CompactionRequest): Promise<CompactionResponse>;
   status(): Promise<StatusResponse>;
+  /** etcd's Hash (absent: the gateway answers Unimplemented). */
+  hash?(): Promise<HashResponse>;
+  /** etcd's HashKV (absent: the gateway answers Unimplemented). */
+  hashKV?(req: HashKVRequest): Promise<HashKVResponse>;
 }
 
 // ---- Lease service ---------------------------------------------------------------------------
@@ -216,3 +220,28 @@ export interface LeaseLeasesResponse {
   header: ResponseHeader;
   leases: LeaseStatus[];
 }
+
+// ---- Maintenance: Hash and HashKV --------------------------------------------------------------
+// `hash` is a uint32 (a CRC-32), so the JSON gateway writes it as a number, not a string.
+
+/** Hash: a CRC-32 over the whole backend (every bucket but the consistent index), as etcd's. */
+export interface HashResponse {
+  header: ResponseHeader;
+  hash: number;
+}
+
+export interface HashKVRequest {
+  /** The revision to hash up to; absent or 0: the current revision. */
+  revision?: number;
+}
+
+/** HashKV: a CRC-32 over the KV history a member at `revision` must hold (see MvccStore.hashKV). */
+export interface HashKVResponse {
+  header: ResponseHeader;
+  hash: number;
+  /** The store's compaction revision (-1: never compacted). */
+  compactRevision: number;
+}
+
+/** What the maintenance routes need for Hash and HashKV. */
+export type MaintenanceHashService = Required<Pick<KvService, 'hash' | 'hashKV'>>;

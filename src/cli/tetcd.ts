@@ -6,20 +6,46 @@
 // requests it already has, then the member drains, commits and closes its files. A second
 // signal during shutdown exits at once.
 
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import type { MemberConfig } from '../../schemas/config.js';
 import { buildGateway } from '../gateway/app.js';
 import { watchService } from '../gateway/routes/watch.js';
+import { leaseService } from '../gateway/routes/lease.js';
 import { WatchHub } from '../watch/hub.js';
 import { ConfigError, parseMemberConfig } from './flags.js';
 import { createActorLogger } from '../server/log.js';
 import type { LogLevel } from '../server/log.js';
 import { Member } from '../server/member.js';
-import { computeClusterId, computeMemberId } from '../server/member-init.js';
+import { computeClusterId, computeMemberId, memberPaths } from '../server/member-init.js';
 import { startCpuProfile } from '../server/profile.js';
 
 /** etcd's log levels include Go's dpanic and panic, which pino calls fatal. */
 function pinoLevelOf(level: string): LogLevel {
   if (level === 'dpanic' || level === 'panic') return 'fatal';
   return level as LogLevel;
+}
+
+/**
+ * Every member's id from --initial-cluster and the token (the same flags always give the same
+ * ids), this member's, the cluster's, and the peers this member talks to.
+ */
+function identityOf(cfg: Pick<MemberConfig, 'initialCluster' | 'initialClusterToken' | 'name'>) {
+  const members = cfg.initialCluster.map((m) => {
+    const urls = m.peerUrls.map(String);
+    return { name: m.name, urls, id: computeMemberId(urls, cfg.initialClusterToken) };
+  });
+  const self = members.find((p) => p.name === cfg.name);
+  if (!self) throw new Error(`tetcd: --initial-cluster has no member named ${cfg.name}`);
+  assert.equal(new Set(members.map((m) => m.id)).size, members.length, 'member ids are distinct');
+  const clusterId = computeClusterId(members.map((p) => p.id));
+  return { members, memberId: self.id, clusterId, peers: members.filter((p) => p.id !== self.id) };
+}
+
+/** A member restarted over its data dir rejoins from its WAL, whatever --initial-cluster-state says. */
+function hasWal(dataDir: string, walDir: string | undefined): boolean {
+  const dir = memberPaths(dataDir, walDir === '' ? undefined : walDir).walDir;
+  return fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.wal'));
 }
 
 /** A URL object leaves the port empty when it is the scheme's default. */
@@ -53,13 +79,9 @@ async function main(): Promise<number> {
   const logger = createActorLogger(logLevel, 'gateway', cfg.name);
   for (const w of parsed.warnings) logger.warn(w);
 
-  const peers = cfg.initialCluster.map((m) => ({ name: m.name, id: computeMemberId(m.peerUrls.map(String), cfg.initialClusterToken) }));
-  const self = peers.find((p) => p.name === cfg.name);
-  if (!self) throw new Error(`tetcd: --initial-cluster has no member named ${cfg.name}`);
-  const memberId = self.id;
-  const clusterId = computeClusterId(peers.map((p) => p.id));
-  if (peers.length > 1) {
-    logger.error('tetcd: multi-member clusters are not supported yet; start each member as its own single-member cluster');
+  const { members, memberId, clusterId, peers } = identityOf(cfg);
+  if (cfg.initialClusterState === 'existing' && !hasWal(cfg.dataDir, cfg.walDir)) {
+    logger.error('tetcd: --initial-cluster-state existing with an empty data dir needs runtime membership (member add), which is not supported yet');
     return 1;
   }
 
@@ -69,7 +91,11 @@ async function main(): Promise<number> {
     ...(cfg.walDir ? { walDir: cfg.walDir } : {}),
     memberId,
     clusterId,
-    initialVoters: peers.map((p) => p.id),
+    initialVoters: members.map((p) => p.id),
+    peers,
+    listenPeerUrls: cfg.listenPeerUrls.map(String),
+    clusterToken: cfg.initialClusterToken,
+    snapshotCount: cfg.snapshotCount,
     heartbeatIntervalMs: cfg.heartbeatIntervalMs,
     electionTimeoutMs: cfg.electionTimeoutMs,
     maxTxnOps: cfg.maxTxnOps,
@@ -85,7 +111,7 @@ async function main(): Promise<number> {
   // One Fastify instance per listen URL (an instance listens once); they share the member.
   const apps: ReturnType<typeof buildGateway>[] = [];
   for (const u of cfg.listenClientUrls) {
-    const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes, services: [watchService(hub)] });
+    const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes, services: [watchService(hub), leaseService(member.leases)] });
     const host = u.hostname.replace(/^\[|\]$/g, '');
     await app.listen({ host, port: portOf(u) });
     apps.push(app);
@@ -94,6 +120,7 @@ async function main(): Promise<number> {
     name: cfg.name,
     memberId: memberId.toString(16),
     clusterId: clusterId.toString(16),
+    peers: peers.map((p) => `${p.name}=${p.id.toString(16)}`),
     clientUrls: cfg.listenClientUrls.map(String),
     dataDir: cfg.dataDir,
   }, 'tetcd: serving client requests');

@@ -3,7 +3,8 @@
 // the codec must be deterministic and lossless for everything apply reads.
 //
 // Layout: u8 format (1) | u8 kind | u64 request id (big-endian) | body of the kind.
-//   kinds: 1 put, 2 deleteRange, 3 txn, 4 compaction; 16..31 are reserved for lease requests and
+//   kinds: 1 put, 2 deleteRange, 3 txn, 4 compaction; 16..31 are reserved for lease requests (16
+//   grant, 17 revoke, 18 checkpoint, bodies in src/lease/requests.ts) and
 //   32..47 for auth requests (decode rejects a kind it does not know, it never guesses).
 // Inside a body: byte strings are varint length + bytes; optional fields follow a presence
 // bitmask; integer fields are tagged (a varint for safe non-negative integers, else a tagged
@@ -20,12 +21,16 @@ import type {
   Compare, CompareResult, CompareTarget, CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest,
   RequestOp, SortOrder, SortTarget, TxnRequest,
 } from '../api/types.js';
+import { decodeLeaseBody, encodeLeaseBody, isLeaseKind, leaseRequestKind } from '../lease/requests.js';
+import type { LeaseRaftRequest } from '../lease/requests.js';
 
 export type RaftRequest =
   | { id: bigint; put: PutRequest }
   | { id: bigint; deleteRange: DeleteRangeRequest }
   | { id: bigint; txn: TxnRequest }
-  | { id: bigint; compaction: CompactionRequest };
+  | { id: bigint; compaction: CompactionRequest }
+  /** Lease kinds 16..18: the body is src/lease/requests.ts's (it runs to the end of the entry). */
+  | ({ id: bigint } & LeaseRaftRequest);
 
 const FORMAT = 1;
 const KIND_PUT = 1;
@@ -54,7 +59,7 @@ class Writer {
     this.view = new DataView(this.buf.buffer);
   }
 
-  private reserve(n: number): void {
+  reserve(n: number): void {
     if (this.at + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.at + n) size *= 2;
@@ -177,6 +182,13 @@ class Reader {
 
   done(): boolean {
     return this.at === this.buf.length;
+  }
+
+  /** Everything not read yet (a copy), and the reader is then done. */
+  rest(): Uint8Array {
+    const out = this.buf.slice(this.at);
+    this.at = this.buf.length;
+    return out;
   }
 }
 
@@ -362,6 +374,12 @@ export function encodeRaftRequest(req: RaftRequest): Uint8Array {
     w.u8(KIND_COMPACTION); w.u64(req.id);
     w.int(req.compaction.revision);
     w.u8(req.compaction.physical === true ? 1 : 0);
+  } else if ('leaseGrant' in req || 'leaseRevoke' in req || 'leaseCheckpoint' in req) {
+    w.u8(leaseRequestKind(req)); w.u64(req.id);
+    const body = encodeLeaseBody(req);
+    w.reserve(body.length);
+    w.buf.set(body, w.at);
+    w.at += body.length;
   } else {
     assert.fail('unknown raft request');
   }
@@ -385,7 +403,9 @@ export function decodeRaftRequest(b: Uint8Array): RaftRequest {
       out = { id, compaction };
       break;
     }
-    default: throw new Error(`raft request: unknown kind ${kind}`);
+    default:
+      if (!isLeaseKind(kind)) throw new Error(`raft request: unknown kind ${kind}`);
+      out = { id, ...decodeLeaseBody(kind, r.rest()) };
   }
   if (!r.done()) throw new Error('raft request: trailing bytes');
   return out;

@@ -45,7 +45,7 @@ import type { KeyIndex } from './key-index.js';
 import { decodeKeyValue, encodeKeyValue, tombstoneKeyValue } from './kv-codec.js';
 import { compareHolds, finishRange, header, rangeFetchLimit } from './range-eval.js';
 import {
-  KEY_BUCKET_GTE, KEY_BUCKET_LT, decodeMetaValue, encodeMetaValue, metaKey, parseRevKey, revId, revKey,
+  KEY_BUCKET_GTE, KEY_BUCKET_LT, KEY_BUCKET_PREFIX, META_BUCKET_PREFIX, decodeMetaValue, encodeMetaValue, metaKey, parseRevKey, revId, revKey,
   revKeyAfterMain, type Revision,
 } from './revision.js';
 import { TreeIndex, keyString, normalizeRangeEnd } from './tree-index.js';
@@ -201,6 +201,42 @@ export class MvccStore {
     } finally {
       this.endWrite(w);
     }
+  }
+
+  /**
+   * Deletes exactly `keys` (those that exist) in ONE revision: a lease revoke, whose keys etcd
+   * deletes in one txn whatever their number (so --max-txn-ops does not apply).
+   */
+  deleteKeys(keys: readonly Uint8Array[]): DeleteRangeResponse {
+    this.assertUsable();
+    const w = this.beginWrite();
+    try {
+      for (const key of keys) this.applyDelete(w, { key });
+      assert.ok(w.changes.length <= keys.length, 'a key deleted twice');
+      return { header: header(w.changes.length > 0 ? w.beginRev + 1 : w.beginRev), deleted: w.changes.length, prevKvs: [] };
+    } finally {
+      this.endWrite(w);
+    }
+  }
+
+  /**
+   * Stages backend ops of another bucket (the lessor's records) into the batch being built, so
+   * they are written atomically with the data and consistent index of the entry being applied.
+   */
+  stageOps(ops: readonly BackendOp[]): void {
+    this.assertUsable();
+    for (const op of ops) {
+      assert.ok(op.key.length > 0 && op.key[0] !== KEY_BUCKET_PREFIX && op.key[0] !== META_BUCKET_PREFIX, 'stageOps is for other buckets');
+      this.pending.ops.push(op);
+      this.pending.bytes += op.key.length + (op.type === 'put' ? op.value.length : 0) + STAGED_RECORD_OVERHEAD_BYTES;
+    }
+  }
+
+  /** Every live key with a lease, at the current revision (the lessor re-attaches them on open). */
+  forEachLeasedKey(fn: (key: Uint8Array, lease: bigint) => void): void {
+    this.index.forEach((_, ki) => {
+      if (ki.live !== undefined && ki.live.lease !== 0n) fn(ki.live.key, ki.live.lease);
+    });
   }
 
   /** Synchronous unless a range in the taken branch reads a past revision from the backend. */

@@ -16,10 +16,14 @@ export interface WalInit {
   walDir: string;
   fsync: FsyncMode;
   logLevel: LogLevel;
+  /** --name, to tag log lines (optional: older callers and tests leave it out). */
+  memberName?: string;
 }
 
 export interface RaftInit {
   memberId: NodeId;
+  /** --name, to tag log lines. */
+  memberName: string;
   /** Voters of a brand-new cluster; ignored when the WAL already holds state. */
   initialVoters: NodeId[];
   electionTick: number;
@@ -27,13 +31,38 @@ export interface RaftInit {
   tickIntervalMs: number;
   seed: number;
   logLevel: LogLevel;
+  /** Needed by the peer transport's handshake (refuses a peer of another cluster). */
+  clusterId: NodeId;
+  /** --initial-cluster-token; only its hash goes on the wire. */
+  clusterToken: string;
+  /** --listen-peer-urls; empty for a member that has no peers (a single-member cluster). */
+  listenPeerUrls: string[];
+  /** The other members and their peer URLs (from --initial-cluster). */
+  peers: PeerInit[];
+  /** Applied entries between two snapshots (etcd's --snapshot-count). */
+  snapshotCount: number;
+  /** Entries kept in the log behind a snapshot for slow followers (etcd's SnapshotCatchUpEntries). */
+  snapshotCatchUpEntries: number;
+}
+
+export interface PeerInit {
+  id: NodeId;
+  name: string;
+  urls: string[];
 }
 
 export interface ApplyInit {
   dbDir: string;
+  /** Applied entries between two durable points reported to raft-node for a snapshot. */
+  snapshotCount: number;
   memberId: NodeId;
   clusterId: NodeId;
   logLevel: LogLevel;
+  /** The lessor's timing (minimum TTL, promote extension, revoke retry): etcd derives them from these. */
+  electionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** --name, to tag log lines (optional: older callers and tests leave it out). */
+  memberName?: string;
 }
 
 function first8BytesBigEndian(digest: Buffer): bigint {

@@ -17,7 +17,8 @@ import { Coalescer, Outbox, channel, receive, spawnActor } from '../actors/runti
 import type { ActorHandle } from '../actors/runtime.js';
 import { EtcdError } from '../api/errors.js';
 import type {
-  CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, KvService,
+  CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, HashKVRequest, HashKVResponse,
+  HashResponse, KvService,
   PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, StatusResponse, TxnRequest,
   TxnResponse,
 } from '../api/types.js';
@@ -26,11 +27,13 @@ import type { RaftRequest } from '../mvcc/request-codec.js';
 import { validateDeleteRange, validatePut, validateRange, validateTxn } from '../mvcc/validate.js';
 import { NONE } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
+import { MemberLeases } from '../lease/member-lease.js';
+import type { LeaseQuery } from '../lease/lease-apply.js';
 import type { LogLevel } from './log.js';
 import { memberPaths } from './member-init.js';
-import type { ApplyInit, FsyncMode, RaftInit, WalInit } from './member-init.js';
+import type { ApplyInit, FsyncMode, PeerInit, RaftInit, WalInit } from './member-init.js';
 import type {
-  ApplyIn, ApplyStatusReply, MainFromApply, ProposalItem, RaftIn, RaftOut, RaftStatusReply, ReadEventsReply,
+  ApplyIn, ApplyStatusReply, HashReply, MainFromApply, ProposalItem, RaftIn, RaftOut, RaftStatusReply, ReadEventsReply,
   ReadItem, RequestId, RevisionEvents, WatchStatusReply,
 } from './messages.js';
 
@@ -51,9 +54,20 @@ export interface MemberOptions {
   fsync: FsyncMode;
   logLevel: LogLevel;
   logger: Logger;
+  /** Cluster bootstrap (src/cli/tetcd.ts): the other members, where to listen, the token. */
+  peers?: PeerInit[];
+  listenPeerUrls?: string[];
+  clusterToken?: string;
+  /** etcd's --snapshot-count: applied entries between log snapshots. */
+  snapshotCount?: number;
   /** Called when an actor dies; the default logs and exits the process with status 1. */
   onFatal?: (actor: string, reason: string) => void;
 }
+
+/** etcd's --snapshot-count default. */
+export const SNAPSHOT_COUNT_DEFAULT = 100_000;
+/** Entries kept behind a log snapshot for slow followers (etcd's SnapshotCatchUpEntries). */
+export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
 
 /** Requests in flight per member; beyond it new requests get etcd's "too many requests". */
 export const PENDING_REQUESTS_MAX = 100_000;
@@ -71,8 +85,15 @@ type RaftRequestBody = DistributiveOmit<RaftRequest, 'id'>;
 const WORKERS = new URL('../../workers/', import.meta.url);
 
 export class Member implements KvService {
+  /** The lease service (src/lease/member-lease.ts): what the gateway's lease routes call. */
+  readonly leases: MemberLeases;
   private readonly pending = new Map<RequestId, Pending>();
-  private nextId = BigInt(Date.now()) << 16n;
+  /**
+   * Request ids go into raft entries that EVERY member applies and answers by id, so they must
+   * not collide across members: like etcd's idutil, the member id's low 16 bits lead, then the
+   * start time in ms (40 bits) and a counter (8 bits, carrying into the time).
+   */
+  private nextId: bigint;
   private proposals: ProposalItem[] = [];
   private linearReads: ReadItem[] = [];
   private readonly flusher = new Coalescer(() => this.flush());
@@ -94,6 +115,11 @@ export class Member implements KvService {
     private readonly actors: { wal: ActorHandle; raft: ActorHandle; apply: ActorHandle },
   ) {
     this.requestTimeoutMs = 5000 + 2 * opts.electionTimeoutMs;
+    this.leases = new MemberLeases({
+      memberId: opts.memberId, requestTimeoutMs: this.requestTimeoutMs, leader: () => this.leader,
+      propose: (req) => this.propose(req), query: (q) => this.leaseQuery(q),
+    });
+    this.nextId = ((opts.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) & 0xff_ffff_ffffn) << 8n);
   }
 
   static async start(opts: MemberOptions): Promise<Member> {
@@ -105,9 +131,11 @@ export class Member implements KvService {
     });
     const raftWal = channel();
     const raftApply = channel();
-    const walInit: WalInit = { walDir: paths.walDir, fsync: opts.fsync, logLevel: opts.logLevel };
+    const walInit: WalInit = { walDir: paths.walDir, fsync: opts.fsync, logLevel: opts.logLevel, memberName: opts.name };
     const applyInit: ApplyInit = {
       dbDir: paths.dbDir, memberId: opts.memberId, clusterId: opts.clusterId, logLevel: opts.logLevel,
+      snapshotCount: opts.snapshotCount ?? SNAPSHOT_COUNT_DEFAULT, memberName: opts.name,
+      electionTimeoutMs: opts.electionTimeoutMs, heartbeatIntervalMs: opts.heartbeatIntervalMs,
     };
     const raftInit: RaftInit = {
       memberId: opts.memberId,
@@ -117,6 +145,14 @@ export class Member implements KvService {
       tickIntervalMs: opts.heartbeatIntervalMs,
       seed: Number(opts.memberId & 0x7fffffffn) ^ Date.now(),
       logLevel: opts.logLevel,
+      memberName: opts.name,
+      clusterId: opts.clusterId,
+      clusterToken: opts.clusterToken ?? '',
+      listenPeerUrls: opts.listenPeerUrls ?? [],
+      peers: opts.peers ?? [],
+      snapshotCount: opts.snapshotCount ?? SNAPSHOT_COUNT_DEFAULT,
+      // A lowered --snapshot-count (tests) lowers what is kept too, so that snapshots get sent.
+      snapshotCatchUpEntries: Math.min(SNAPSHOT_CATCH_UP_ENTRIES, opts.snapshotCount ?? SNAPSHOT_COUNT_DEFAULT),
     };
     const wal = spawnActor({ name: 'wal-writer', entry: new URL('wal-writer.ts', WORKERS), init: walInit, ports: { raft: raftWal.a }, onFatal });
     const apply = spawnActor({ name: 'mvcc-apply', entry: new URL('mvcc-apply.ts', WORKERS), init: applyInit, ports: { raft: raftApply.a }, onFatal });
@@ -193,6 +229,13 @@ export class Member implements KvService {
       case 'watchStatus':
         this.watchStatusWaiters.get(m.id)?.(m);
         this.watchStatusWaiters.delete(m.id);
+        return;
+      case 'hash':
+        if ('err' in m) this.settle(m.id, undefined, EtcdError.from(m.err));
+        else this.settle(m.id, m, undefined);
+        return;
+      case 'leaseIds':
+        this.leases.onLeaseIds(m);
         return;
     }
   }
@@ -297,6 +340,7 @@ export class Member implements KvService {
 
   put(req: PutRequest): Promise<PutResponse> {
     validatePut(req);
+    this.leases.checkPutLease(req.lease);
     return this.propose({ put: req });
   }
 
@@ -329,6 +373,38 @@ export class Member implements KvService {
       dbSizeInUse: apply.dbSizeBytes,
       isLearner: false,
     };
+  }
+
+  /** etcd's Hash: this member's whole backend, after committing everything applied. */
+  async hash(): Promise<HashResponse> {
+    const r = await this.askHash(false, 0);
+    return { header: r.header, hash: r.hash };
+  }
+
+  /**
+   * etcd's HashKV: this member's KV history up to `revision` (0 or less: current). Local, like etcd's:
+   * members that applied the same entries answer the same hash for the same revision.
+   */
+  async hashKV(req: HashKVRequest): Promise<HashKVResponse> {
+    const revision = req.revision ?? 0;
+    assert.ok(Number.isSafeInteger(revision), 'hashKV revision is a safe integer');
+    const r = await this.askHash(true, revision);
+    return { header: r.header, hash: r.hash, compactRevision: r.compactRevision };
+  }
+
+  /** A lease query to mvcc-apply's lessor, answered like a read (by request id). */
+  private leaseQuery(query: LeaseQuery): Promise<unknown> {
+    const id = this.newId();
+    const p = this.track<unknown>(id);
+    if (!this.stopped) this.toApply.send({ type: 'leaseQuery', id, query });
+    return p;
+  }
+
+  private askHash(kv: boolean, revision: number): Promise<Extract<HashReply, { hash: number }>> {
+    const id = this.newId();
+    const p = this.track<Extract<HashReply, { hash: number }>>(id);
+    if (!this.stopped) this.toApply.send({ type: 'hash', id, kv, revision });
+    return p;
   }
 
   /** Healthy: started, a leader is known, and a linearizable read goes through. */

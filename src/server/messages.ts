@@ -14,7 +14,8 @@
 
 import type { ErrorData } from '../api/errors.js';
 import type { KeyValue, RangeRequest, RangeResponse, TxnRequest, TxnResponse, ResponseHeader } from '../api/types.js';
-import type { Entry, HardState, Snapshot, SoftState, NodeId } from '../raft/types.js';
+import type { Entry, HardState, Snapshot, SnapshotMetadata, SoftState, NodeId } from '../raft/types.js';
+import type { LeaseQuery } from '../lease/lease-apply.js';
 
 /** A client request waiting for an answer, by id (unique within this member's lifetime). */
 export type RequestId = bigint;
@@ -52,7 +53,15 @@ export type RaftFromWal =
 
 export type RaftFromApply =
   | { type: 'opened'; consistentIndex: number; consistentTerm: number }
-  | { type: 'applied'; index: number };
+  | { type: 'applied'; index: number }
+  /** The store is durable (synced) up to `index`: raft-node may snapshot and compact there. */
+  | { type: 'durable'; index: number }
+  /** A dump of the store for a MsgSnap (SnapshotDataRequest's answer); no data when too large. */
+  | { type: 'snapshotData'; seq: number; data?: Uint8Array; index: number; error?: string }
+  /** A snapshot received from the leader replaced the store, durably (see ApplyIn 'restore'). */
+  | { type: 'restored'; index: number }
+  /** Proposals mvcc-apply makes itself (the leader's lease revokes and checkpoints); results unwatched. */
+  | { type: 'propose'; items: ProposalItem[] };
 
 // ---- from raft-node to main ----
 export type RaftOut =
@@ -66,6 +75,8 @@ export type RaftOut =
 export type WalIn =
   | { type: 'load' }
   | { type: 'append'; seq: number; entries: Entry[]; hardState?: HardState; snapshot?: Snapshot }
+  /** Log compaction: a snapshot marker at metadata.index, then release segments up to releaseTo. */
+  | { type: 'snapshot'; metadata: SnapshotMetadata; releaseTo: number }
   | { type: 'close' };
 
 // ---- to mvcc-apply ----
@@ -73,10 +84,19 @@ export type ApplyIn =
   | { type: 'apply'; entries: Entry[]; term: number }
   | { type: 'read'; items: ReadItem[]; index: number; term: number }
   | { type: 'failReads'; ids: RequestId[]; error: ErrorData }
+  /** Dump the whole store (for a follower behind the log's start); answered by 'snapshotData'. */
+  | { type: 'snapshotData'; seq: number }
+  /** Replace the whole store by a leader's dump; raft's snapshot is at `index` (data may be later). */
+  | { type: 'restore'; index: number; data: Uint8Array }
   | { type: 'status'; id: RequestId }
   | { type: 'close'; id: RequestId }
   | ReadEventsRequest
-  | { type: 'watchStatus'; id: RequestId };
+  | { type: 'watchStatus'; id: RequestId }
+  | HashRequest
+  /** From raft-node: this member leads at `term` (the lessor is promoted at that term) or not. */
+  | { type: 'leadership'; leader: boolean; term: number }
+  /** From main: a lease keep-alive, time-to-live or listing, answered as a result item. */
+  | { type: 'leaseQuery'; id: RequestId; query: LeaseQuery };
 
 // ---- watch plumbing (main <-> mvcc-apply) ----
 //
@@ -123,6 +143,25 @@ export interface WatchStatusReply {
   raftTerm: number;
 }
 
+// ---- maintenance hashes (main <-> mvcc-apply) ----
+
+/**
+ * etcd's Hash (`kv: false`: the whole backend but the consistent index) or HashKV (`kv: true`:
+ * the KV history up to `revision`, 0 meaning the current one). mvcc-apply commits what it has
+ * applied first, so the hash covers every write applied before the request arrived.
+ */
+export interface HashRequest {
+  type: 'hash';
+  id: RequestId;
+  kv: boolean;
+  revision: number;
+}
+
+export type HashReply =
+  /** header.revision: the store's current revision when the hash was finished. */
+  | { type: 'hash'; id: RequestId; hash: number; compactRevision: number; header: ResponseHeader }
+  | { type: 'hash'; id: RequestId; err: ErrorData };
+
 // ---- from mvcc-apply to main ----
 export type ResultItem =
   | { id: RequestId; ok: unknown }
@@ -142,6 +181,9 @@ export type MainFromApply =
   | { type: 'closed'; id: RequestId }
   | { type: 'events'; revisions: RevisionEvents[]; raftTerm: number }
   | ReadEventsReply
-  | WatchStatusReply;
+  | WatchStatusReply
+  | HashReply
+  /** Lease ids granted/revoked by the batch (posted before its results); `reset`: the whole set. */
+  | { type: 'leaseIds'; reset: boolean; granted: bigint[]; revoked: bigint[] };
 
 export type { RangeResponse, TxnResponse };

@@ -257,11 +257,11 @@ describe('errors', () => {
     assert.equal(kv.calls.length, 0);
   });
 
-  it('each gRPC code class maps to etcd\'s HTTP status', async (t) => {
+  it('each gRPC code class maps to etcd 3.4\'s HTTP status (grpc-gateway v1: FailedPrecondition is 412, checked with etcd)', async (t) => {
     const { kv, app } = setup(t);
     const expected: Partial<Record<ErrorName, number>> = {
-      EmptyKey: 400, Compacted: 400, FutureRev: 400, NoSpace: 429, LeaseNotFound: 404, LeaseExist: 400,
-      NoLeader: 503, Timeout: 503, NotLeader: 400, Corrupt: 500, RequestTooLarge: 400, TooManyRequests: 429,
+      EmptyKey: 400, Compacted: 400, FutureRev: 400, NoSpace: 429, LeaseNotFound: 404, LeaseExist: 412,
+      NoLeader: 503, Timeout: 503, NotLeader: 412, Corrupt: 500, RequestTooLarge: 400, TooManyRequests: 429,
     };
     for (const [name, status] of Object.entries(expected) as Array<[ErrorName, number]>) {
       kv.failWith = EtcdError.of(name);

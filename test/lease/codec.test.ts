@@ -121,3 +121,25 @@ describe('lease raft request bodies', () => {
     assert.throws(() => encodeLeaseBody({ leaseGrant: { TTL: 1.5 } }), /safe integer/);
   });
 });
+
+describe('lease requests in raft entries (src/mvcc/request-codec.ts kinds 16..18)', () => {
+  it('round-trip through the entry codec with their request id', async () => {
+    const { decodeRaftRequest, encodeRaftRequest } = await import('../../src/mvcc/request-codec.js');
+    const reqs = [
+      { id: 1n, leaseGrant: { TTL: 60, ID: 7n } },
+      { id: 2n, leaseGrant: { TTL: -5, ID: -(1n << 63n) } },
+      { id: 3n, leaseRevoke: { ID: (1n << 63n) - 1n } },
+      { id: 4n, leaseCheckpoint: { checkpoints: [{ ID: 1n, remainingTTL: 0 }, { ID: -2n, remainingTTL: 30 }] } },
+    ];
+    for (const r of reqs) {
+      const bytes = encodeRaftRequest(r);
+      assert.equal(bytes[1], 'leaseGrant' in r ? 16 : 'leaseRevoke' in r ? 17 : 18);
+      assert.deepEqual(decodeRaftRequest(bytes), r);
+      assert.throws(() => decodeRaftRequest(bytes.subarray(0, bytes.length - 1)));
+      assert.throws(() => decodeRaftRequest(Uint8Array.from([...bytes, 0])));
+    }
+    const unknown = encodeRaftRequest({ id: 5n, leaseRevoke: { ID: 1n } });
+    unknown[1] = 19;
+    assert.throws(() => decodeRaftRequest(unknown), /unknown kind 19/);
+  });
+});

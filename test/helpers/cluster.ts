@@ -1,0 +1,238 @@
+// Starts real multi-member tetcd clusters for tests: N `tetcd` processes on free loopback ports,
+// each with its own temporary data dir, bootstrapped together with --initial-cluster. Members
+// start in parallel (none turns healthy before a quorum is up) and a member can be killed
+// (SIGKILL) and restarted on the same ports over the same data dir. Everything is stopped and
+// removed in `t.after`, and SIGKILLed if the test process exits first.
+//
+// Also the small JSON clients the cluster tests use (put, range, status), each bounded by
+// REQUEST_TIMEOUT_MS so a dead member fails a request instead of hanging a test.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, TETCD_CLI, freePort } from './servers.js';
+
+const STARTUP_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+const POLL_INTERVAL_MS = 50;
+export const REQUEST_TIMEOUT_MS = 3_000;
+const OUTPUT_TAIL_BYTES_MAX = 256 * 1024;
+
+export interface MemberSpec {
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+}
+
+export interface ClusterMember extends MemberSpec {
+  readonly url: string;
+  readonly peerUrl: string;
+  /** Output of every run of this member (stdout and stderr), the tail only. */
+  output(): string;
+  running(): boolean;
+  /** Starts the process (again) with the cluster's flags; does not wait for health. */
+  start(): void;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface Cluster {
+  members: ClusterMember[];
+  token: string;
+  /** The --initial-cluster value every member was started with. */
+  initialCluster: string;
+  /** Waits until every running member answers /health true. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  t: { after(fn: () => Promise<void> | void): void };
+  size?: number;
+  token?: string;
+  /** Extra tetcd flags for every member (e.g. --snapshot-count 100). */
+  args?: string[];
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const size = opts.size ?? 3;
+  const token = opts.token ?? `test-${process.pid}`;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tetcd-cluster-'));
+  const used: number[] = [];
+  const specs: MemberSpec[] = [];
+  for (let i = 1; i <= size; i++) {
+    const clientPort = await freePort(used);
+    used.push(clientPort);
+    const peerPort = await freePort(used);
+    used.push(peerPort);
+    specs.push({ name: `m${i}`, clientPort, peerPort, dataDir: path.join(root, `m${i}.etcd`) });
+  }
+  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+  const members = specs.map((s) => makeMember(s, [
+    '--initial-cluster', initialCluster, '--initial-cluster-token', token, ...(opts.args ?? []),
+  ]));
+  const cluster: Cluster = {
+    members,
+    token,
+    initialCluster,
+    waitHealthy: (timeoutMs = STARTUP_TIMEOUT_MS) => waitAllHealthy(members, timeoutMs),
+    stop: async () => {
+      await Promise.all(members.map((m) => m.kill('SIGTERM')));
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+  opts.t.after(() => cluster.stop());
+  for (const m of members) m.start();
+  await cluster.waitHealthy();
+  return cluster;
+}
+
+/** A member process handle; `flags` are added after the member's own address flags. */
+export function makeMember(spec: MemberSpec, flags: string[]): ClusterMember {
+  const url = `http://127.0.0.1:${spec.clientPort}`;
+  const peerUrl = `http://127.0.0.1:${spec.peerPort}`;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let tail = '';
+  const append = (chunk: Buffer): void => {
+    tail += chunk.toString('utf8');
+    if (tail.length > OUTPUT_TAIL_BYTES_MAX) tail = tail.slice(tail.length - OUTPUT_TAIL_BYTES_MAX);
+  };
+  const member: ClusterMember = {
+    ...spec,
+    url,
+    peerUrl,
+    output: () => tail,
+    running: () => child !== undefined && live.has(child),
+    start: () => {
+      assert.ok(!member.running(), `${spec.name} is already running`);
+      const env: NodeJS.ProcessEnv = {};
+      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ETCD_')) env[k] = v;
+      const args = [
+        '--import', 'tsx', TETCD_CLI, '--name', spec.name, '--data-dir', spec.dataDir,
+        '--listen-client-urls', url, '--advertise-client-urls', url,
+        '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, ...flags,
+      ];
+      const c = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
+      live.add(c);
+      c.stdout?.on('data', append);
+      c.stderr?.on('data', append);
+      exited = new Promise((resolve) => c.once('exit', () => {
+        live.delete(c);
+        resolve();
+      }));
+    },
+    kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
+      const c = child;
+      if (c === undefined || !live.has(c)) return;
+      c.kill(signal);
+      const timer = setTimeout(() => c.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return member;
+}
+
+async function waitAllHealthy(members: ClusterMember[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const m of members) {
+    if (!m.running()) continue;
+    for (;;) {
+      if (!m.running()) throw new Error(`${m.name} exited while starting:\n${m.output()}`);
+      if (await isHealthy(m.url)) break;
+      if (Date.now() > deadline) throw new Error(`${m.name} not healthy after ${timeoutMs} ms:\n${m.output()}`);
+      await sleep(POLL_INTERVAL_MS);
+    }
+  }
+}
+
+async function isHealthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const body = (await res.json()) as { health?: string };
+    return res.status === 200 && body.health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---- JSON clients ----
+
+export const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+export const unb64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+
+/** POSTs JSON; resolves with status and parsed body, rejects on network errors and timeouts. */
+export async function post(url: string, route: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${route}`, {
+    method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    headers: { 'content-type': 'application/json' },
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+export interface Kv {
+  key: string;
+  value: string;
+  modRevision: number;
+  createRevision: number;
+  version: number;
+}
+
+/** Every key with its value and revisions, as `member` has it. */
+export async function rangeAll(url: string, serializable: boolean): Promise<{ revision: number; kvs: Kv[] }> {
+  const r = await post(url, '/v3/kv/range', { key: b64('\0'), range_end: b64('\0'), serializable });
+  assert.equal(r.status, 200, `range on ${url}: ${JSON.stringify(r.body)}`);
+  const header = r.body.header as { revision: string };
+  const kvs = ((r.body.kvs ?? []) as Array<Record<string, string>>).map((kv) => ({
+    key: unb64(kv.key ?? ''), value: unb64(kv.value ?? ''), modRevision: Number(kv.mod_revision),
+    createRevision: Number(kv.create_revision), version: Number(kv.version),
+  }));
+  return { revision: Number(header.revision), kvs };
+}
+
+export interface MemberStatus {
+  memberId: string;
+  leader: string;
+  raftIndex: number;
+  raftAppliedIndex: number;
+  raftTerm: number;
+}
+
+export async function status(url: string): Promise<MemberStatus> {
+  const r = await post(url, '/v3/maintenance/status', {});
+  assert.equal(r.status, 200, `status on ${url}: ${JSON.stringify(r.body)}`);
+  const h = r.body.header as { member_id: string };
+  return {
+    memberId: h.member_id, leader: String(r.body.leader ?? '0'), raftIndex: Number(r.body.raftIndex ?? 0),
+    raftAppliedIndex: Number(r.body.raftAppliedIndex ?? 0), raftTerm: Number(r.body.raftTerm ?? 0),
+  };
+}
+
+/** Polls `fn` until it returns a value (not undefined) or the deadline passes (then throws). */
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
