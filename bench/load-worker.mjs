@@ -4,5 +4,8 @@ import { register } from 'tsx/esm/api';
 
 register();
 const m = await import('./load-worker.ts');
+const f = await import('./fanout-worker.ts');
 export default m.default;
 export const ping = m.ping;
+/** The watch fan-out task (piscina `name: 'fanout'`). */
+export const fanout = f.default;

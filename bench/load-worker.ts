@@ -31,7 +31,8 @@ export function newLatencyHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: histogramHighestUs, numberOfSignificantValueDigits: 3 });
 }
 
-class Tally {
+/** Counts by label, at most `labelsMax` distinct labels (the rest are `other`). */
+export class Tally {
   private readonly counts: Record<string, number> = {};
   private size = 0;
   add(label: string): void {

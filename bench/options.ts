@@ -32,6 +32,12 @@ export interface BenchOptions {
   readonly valueBytes: number;
   readonly readRatio: number;
   readonly params: Record<string, string>;
+  /** Watch fan-out: the watcher counts W to measure (a list runs each), instead of client counts. */
+  readonly watcherCounts: number[];
+  /** Watch fan-out: `http` (one POST stream per watcher) or `ws` (WebSocket, several per socket). */
+  readonly transport: 'http' | 'ws';
+  /** Watch fan-out: the writer's puts per second. */
+  readonly ratePerS: number;
   readonly http: HttpClientKind;
   readonly requestTimeoutMs: number;
   readonly profile: boolean;
@@ -52,6 +58,8 @@ export const limits = {
   keyCountMax: 1_000_000,
   valueBytesMax: 1_048_576,
   requestTimeoutMsMax: 120_000,
+  watchersMax: 20_000,
+  ratePerSMax: 20_000,
 } as const;
 
 export const USAGE = `usage: npm run bench -- <scenario> [flags]
@@ -75,6 +83,13 @@ workload:
   --value-size V          value bytes (default 256)
   --read-ratio R          reads in 'mixed', 0..1 (default 0.9)
   --param name=value      scenario-specific knob (repeatable)
+watch fan-out ('watch'):
+  --watchers W[,W...]     watchers on one prefix; a list runs each (default 100)
+  --transport http|ws     POST /v3/watch streams (one each) or WebSocket (default http)
+  --rate R                the writer's puts per second (default 200)
+  --param watches-per-socket=N   ws: watches per socket (default 100)
+  --param open-rate=N     watchers opened per second (default 1000)
+  --param drain=S         seconds watchers may take to catch up after the writer (default 10)
 output:
   --profile               tetcd writes per-thread CPU profiles (TETCD_CPU_PROFILE_DIR)
   --no-record             do not write bench/out, bench/RESULTS.md or bench/charts
@@ -112,10 +127,21 @@ export function parseEndpoints(text: string): string[] {
   });
 }
 
-export function parseClientCounts(text: string | undefined): number[] {
+export function parseClientCounts(text: string | undefined, flag = '--clients', max: number = limits.clientsMax): number[] {
   const parts = (text ?? '').split(',');
-  if (parts.length > limits.clientCountsMax) throw new UsageError(`--clients: at most ${limits.clientCountsMax} values`);
-  return parts.map((p) => intIn('--clients', p.trim(), 1, limits.clientsMax));
+  if (parts.length > limits.clientCountsMax) throw new UsageError(`${flag}: at most ${limits.clientCountsMax} values`);
+  return parts.map((p) => intIn(flag, p.trim(), 1, max));
+}
+
+/** The watch fan-out flags (meaningful for the `watch` scenario, checked for every run). */
+function parseFanout(one: One): Pick<BenchOptions, 'watcherCounts' | 'transport' | 'ratePerS'> {
+  const transport = one('--transport') ?? 'http';
+  if (transport !== 'http' && transport !== 'ws') throw new UsageError(`--transport wants http or ws, got '${transport}'`);
+  return {
+    watcherCounts: parseClientCounts(one('--watchers') ?? '100', '--watchers', limits.watchersMax),
+    transport,
+    ratePerS: numIn('--rate', one('--rate') ?? '200', 0.1, limits.ratePerSMax),
+  };
 }
 
 interface Raw {
@@ -149,6 +175,7 @@ function splitArgv(argv: readonly string[]): Raw {
 const valueFlags = new Set([
   '--endpoints', '--target', '--compare', '--members', '--clients', '--threads', '--duration', '--warmup',
   '--rounds', '--http', '--timeout', '--keys', '--value-size', '--read-ratio', '--param', '--note',
+  '--watchers', '--transport', '--rate',
 ]);
 
 type One = (name: string) => string | undefined;
@@ -198,9 +225,11 @@ export function parseOptions(argv: readonly string[], cores = os.availableParall
   const http = one('--http') ?? 'raw';
   if (http !== 'raw' && http !== 'node') throw new UsageError(`--http wants raw or node, got '${http}'`);
   const clientCounts = parseClientCounts(one('--clients') ?? '16');
+  const fanout = parseFanout(one);
   const threadsText = one('--threads');
   return {
     ...targets,
+    ...fanout,
     clientCounts,
     threads: threadsText === undefined ? Math.max(1, Math.min(cores, Math.max(...clientCounts))) : intIn('--threads', threadsText, 1, limits.threadsMax),
     durationS: numIn('--duration', one('--duration') ?? '10', 0.1, limits.durationSMax),
@@ -216,5 +245,26 @@ export function parseOptions(argv: readonly string[], cores = os.availableParall
     record: !raw.values.has('--no-record'),
     note: one('--note') ?? '',
     help,
+  };
+}
+
+/** The watch fan-out's `--param` knobs, with their defaults and bounds. */
+export interface FanoutParams {
+  /** WebSocket: watches created on one socket (etcd 3.4's gateway takes several per socket). */
+  readonly watchesPerSocket: number;
+  /** Watchers opened per second over all workers (bounded, so 10,000 do not arrive at once). */
+  readonly openRatePerS: number;
+  /** After the writer stops, how long watchers may take to receive the last events. */
+  readonly drainS: number;
+}
+
+export function fanoutParams(params: Readonly<Record<string, string>>): FanoutParams {
+  for (const name of Object.keys(params)) {
+    if (!['watches-per-socket', 'open-rate', 'drain'].includes(name)) throw new UsageError(`watch: unknown --param ${name} (watches-per-socket, open-rate, drain)`);
+  }
+  return {
+    watchesPerSocket: intIn('--param watches-per-socket', params['watches-per-socket'] ?? '100', 1, 10_000),
+    openRatePerS: numIn('--param open-rate', params['open-rate'] ?? '1000', 1, 100_000),
+    drainS: numIn('--param drain', params.drain ?? '10', 0.1, 600),
   };
 }

@@ -36,3 +36,54 @@ export interface LoadResult {
   /** Noteworthy successful outcomes in the window, by label (`cas-conflict`). */
   readonly outcomes: Record<string, number>;
 }
+
+/**
+ * One worker's share of a watch fan-out point: open `watchers` watchers on the writer's prefix,
+ * report each opened watcher through `shared`, record every event until the main thread says the
+ * writer is done and every watcher has caught up (or the drain time is over), then answer.
+ */
+export interface FanoutTask {
+  readonly endpoints: readonly string[];
+  readonly transport: 'http' | 'ws';
+  readonly watchers: number;
+  /** Global index of this worker's first watcher (watchers of a point are numbered 0..W-1). */
+  readonly watcherIndexBase: number;
+  /** WebSocket only: watches created on one socket (HTTP streams carry one each). */
+  readonly watchesPerSocket: number;
+  /** This worker's share of the opening rate, watchers per second. */
+  readonly openRatePerS: number;
+  /** A watcher not `created` within this time counts as failed to open. */
+  readonly openTimeoutMs: number;
+  /** After the writer is done, how long watchers may take to receive the last puts. */
+  readonly drainTimeoutMs: number;
+  /** Hard end of the task (nowMs() clock): the worker answers by then whatever happens. */
+  readonly deadlineMs: number;
+  readonly shared: { readonly control: SharedArrayBuffer; readonly acks: SharedArrayBuffer };
+  readonly seqMax: number;
+}
+
+export interface FanoutResult {
+  /** Latencies (µs) from put acknowledgement to event receipt, for puts acknowledged in the window. */
+  readonly histogramB64: string;
+  /** The same events' latencies (µs) from the put's sending: always positive, includes the commit. */
+  readonly fromSendHistogramB64: string;
+  /** Events received inside the window (the events/s figure). */
+  readonly windowEvents: number;
+  /** Events received in the whole run (warm-up, window and drain). */
+  readonly totalEvents: number;
+  /** Events received before their put's acknowledgement reached the bench (latency recorded as 0). */
+  readonly beforeAck: number;
+  readonly duplicates: number;
+  readonly reordered: number;
+  /** Acknowledged puts that a watcher skipped although it received a later revision. */
+  readonly missed: number;
+  /** Acknowledged puts not received by the end of the drain (the watcher lags behind). */
+  readonly undelivered: number;
+  /** Events of keys the writer did not acknowledge or did not write. */
+  readonly foreign: number;
+  readonly opened: number;
+  /** Failures by label: open failures, stream errors, cancels. */
+  readonly errors: Record<string, number>;
+  /** From the writer's end until every watcher of this worker had everything (or the drain ended). */
+  readonly drainMs: number;
+}

@@ -81,6 +81,31 @@ export function ratiosTable(rs: readonly Ratios[]): string {
   return rows.join('\n');
 }
 
+const kib = (x: number): string => (Number.isFinite(x) ? `${(x / 1024).toFixed(1)}` : '-');
+
+/** Watch fan-out points: events/s, latency (put ack -> event), the guarantees and the memory. */
+export function fanoutTable(points: readonly PointResult[]): string {
+  const rows = [
+    '| target | transport | watchers | puts/s | events/s | p50 ms | p99 ms | max ms | from send p50 / p99 ms | missed | dup | reorder | undelivered | open s | RSS before MiB | RSS open MiB | KiB/watcher | bench CPU | server CPU |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const p of points) {
+    const f = p.fanout;
+    if (f === undefined) continue;
+    rows.push(`| ${p.target} | ${f.transport}${f.transport === 'ws' ? ` (${f.watchesPerConn}/socket)` : ''} | ${p.clients} | ` +
+      `${Math.round(f.putsAckedPerS)} | ${Math.round(p.opsPerS)} | ${msOf(p.latencyUs.p50)} | ${msOf(p.latencyUs.p99)} | ${msOf(p.latencyUs.max)} | ` +
+      `${msOf(f.fromSendUs.p50)} / ${msOf(f.fromSendUs.p99)} | ${f.missed} | ${f.duplicates} | ${f.reordered} | ${f.undelivered} | ${f.openS.toFixed(1)} | ${kib(f.rssBeforeKiB)} | ${kib(f.rssOpenKiB)} | ` +
+      `${(f.rssPerWatcherBytes / 1024).toFixed(1)} | ${pct(p.generatorCpuCores)} | ${pct(p.serverCpuCores)} |`);
+  }
+  return rows.join('\n');
+}
+
+export function fanoutRatiosTable(rs: readonly Ratios[]): string {
+  const rows = ['| tetcd/etcd | events/s | p50 | p99 | max | memory/watcher |', '|--:|--:|--:|--:|--:|--:|'];
+  for (const r of rs) rows.push(`| ${r.clients} watchers | ${ratio(r.opsPerS)} | ${ratio(r.p50)} | ${ratio(r.p99)} | ${ratio(r.max)} | ${ratio(r.rssPerWatcher ?? Number.NaN)} |`);
+  return rows.join('\n');
+}
+
 function countsLines(title: string, points: readonly PointResult[], pick: (p: PointResult) => Record<string, number>): string[] {
   const lines: string[] = [];
   for (const p of points) {
@@ -93,6 +118,7 @@ function countsLines(title: string, points: readonly PointResult[], pick: (p: Po
 export function markdownSummary(run: RunRecord, jsonFile: string | undefined): string {
   const o = run.options;
   const m = run.machine;
+  const fanout = run.merged.some((p) => p.fanout !== undefined);
   const parts = [
     `### ${run.scenario}: ${[...new Set(run.merged.map((p) => p.target))].join(' vs ')}, ${run.startedAt}`,
     '',
@@ -105,13 +131,20 @@ export function markdownSummary(run: RunRecord, jsonFile: string | undefined): s
     '```',
     '',
     `${o.durationS} s measured after ${o.warmupS} s warm-up per point, ${o.rounds} round(s) per target` +
-      `${o.compare ? ' alternating tetcd/etcd' : ''}; ${o.http} HTTP client; keys ${o.keyCount}, values ${o.valueBytes} B` +
-      `${run.scenario === 'mixed' ? `, read ratio ${o.readRatio}` : ''}; load threads = min(threads ${o.threads}, clients).`,
+      `${o.compare ? ' alternating tetcd/etcd' : ''}; ` +
+      (fanout
+        ? `${o.transport} watch streams on one prefix, one writer at ${o.ratePerS} puts/s (values ${o.valueBytes} B); ${o.threads} load threads. ` +
+          'events/s: events received in the window; p50/p99/max: put acknowledged at the writer -> event received by a watcher ' +
+          '(puts acknowledged in the window; an event that arrives before the ack counts as 0, see Outcomes); ' +
+          '"from send": the same events timed from the put\'s sending; KiB/watcher: (server RSS with all watchers open - before) / watchers.'
+        : `${o.http} HTTP client; keys ${o.keyCount}, values ${o.valueBytes} B` +
+          `${run.scenario === 'mixed' ? `, read ratio ${o.readRatio}` : ''}; load threads = min(threads ${o.threads}, clients).`),
     '',
-    pointsTable(run.merged),
+    fanout ? fanoutTable(run.merged) : pointsTable(run.merged),
     '',
   ];
-  if (run.ratios.length > 0) parts.push('Ratios (tetcd/etcd; ops/s above 1 and latency below 1 favour tetcd):', '', ratiosTable(run.ratios), '');
+  if (run.ratios.length > 0 && fanout) parts.push('Ratios (tetcd/etcd; events/s above 1, latency and memory below 1 favour tetcd):', '', fanoutRatiosTable(run.ratios), '');
+  else if (run.ratios.length > 0) parts.push('Ratios (tetcd/etcd; ops/s above 1 and latency below 1 favour tetcd):', '', ratiosTable(run.ratios), '');
   parts.push(...countsLines('Errors', run.merged, (p) => p.errors), ...countsLines('Outcomes', run.merged, (p) => p.outcomes));
   for (const f of run.failures) parts.push(`Not measured: ${f}`, '');
   if (run.profileDir !== undefined) parts.push(`CPU profiles: \`${run.profileDir}\``, '');

@@ -12,10 +12,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Piscina } from 'piscina';
+import { ledgerBytes, ledgerBytesMax, runFanoutPoint } from './fanout-runner.js';
 import { RawConnection } from './http-client.js';
-import { parseOptions, USAGE, UsageError } from './options.js';
-import type { BenchOptions } from './options.js';
-import { machineInfo, pointsTable, ratiosTable, writeRunFiles } from './report.js';
+import { fanoutParams, parseOptions, USAGE, UsageError } from './options.js';
+import type { BenchOptions, FanoutParams } from './options.js';
+import { fanoutRatiosTable, fanoutTable, machineInfo, pointsTable, ratiosTable, writeRunFiles } from './report.js';
 import type { RunRecord } from './report.js';
 import { createPool, runPoint, warmPool } from './runner.js';
 import type { PrepareContext, Scenario, ScenarioOptions } from './scenario.js';
@@ -92,29 +93,61 @@ function progressLine(p: PointResult): string {
     Object.entries(p.errors).map(([k, n]) => `\n    ${n} × ${k}`).join('');
 }
 
+function fanoutProgressLine(p: PointResult): string {
+  const f = p.fanout;
+  assert.ok(f !== undefined, 'a fan-out point');
+  const l = p.latencyUs;
+  return `[${p.target} round ${p.round}] ${p.clients} ${f.transport} watchers: ${Math.round(p.opsPerS)} events/s ` +
+    `(puts ${Math.round(f.putsAckedPerS)}/s of ${f.putRatePerS}), p50 ${fmtMs(l.p50)} ms, p99 ${fmtMs(l.p99)} ms, max ${fmtMs(l.max)} ms, ` +
+    `missed ${f.missed}, duplicates ${f.duplicates}, reordered ${f.reordered}, undelivered ${f.undelivered}, ` +
+    `open ${f.openS.toFixed(1)} s, server RSS +${Math.round(f.rssPerWatcherBytes)} B/watcher, drain ${Math.round(f.drainMsMax)} ms` +
+    `${p.generatorCpuCores === undefined ? '' : `, bench CPU ${Math.round(p.generatorCpuCores * 100)}%`}` +
+    `${p.serverCpuCores === undefined ? '' : `, server CPU ${Math.round(p.serverCpuCores * 100)}%`}` +
+    Object.entries(p.errors).map(([k, n]) => `\n    ${n} × ${k}`).join('');
+}
+
+/** The points of one target and round: one per client count, or per watcher count (fan-out). */
+async function measurePoints(pool: Piscina, o: BenchOptions, scenario: Scenario, plan: TargetPlan, round: number, server: RunningServer): Promise<PointResult[]> {
+  const points: PointResult[] = [];
+  if (scenario.streams === 'watch-fanout') {
+    const fp = fanoutParams(o.params);
+    for (const watchers of o.watcherCounts) {
+      const point = await runFanoutPoint(pool, {
+        target: plan.label, round, endpoints: server.endpoints, serverPids: server.pids, watchers, threads: o.threads,
+        warmupMs: o.warmupS * 1000, durationMs: o.durationS * 1000, transport: o.transport, ratePerS: o.ratePerS,
+        watchesPerSocket: fp.watchesPerSocket, openRatePerS: fp.openRatePerS, drainMs: fp.drainS * 1000,
+        requestTimeoutMs: o.requestTimeoutMs, valueBytes: o.valueBytes,
+      });
+      process.stderr.write(`${fanoutProgressLine(point)}\n`);
+      points.push(point);
+    }
+    return points;
+  }
+  for (const clients of o.clientCounts) {
+    const point = await runPoint(pool, {
+      target: plan.label, round, scenario: o.scenario, endpoints: server.endpoints, serverPids: server.pids,
+      clients, threads: o.threads, warmupMs: o.warmupS * 1000, durationMs: o.durationS * 1000,
+      options: scenarioOptions(o), http: o.http, requestTimeoutMs: o.requestTimeoutMs,
+    });
+    process.stderr.write(`${progressLine(point)}\n`);
+    points.push(point);
+  }
+  return points;
+}
+
 /** The server currently running, so that SIGINT can stop it cleanly. */
 let current: RunningServer | undefined;
 
 async function measureTarget(pool: Piscina, o: BenchOptions, scenario: Scenario, plan: TargetPlan, round: number): Promise<PointResult[]> {
   const server = await plan.start();
   current = server;
-  const points: PointResult[] = [];
   try {
     await prepare(scenario, server, scenarioOptions(o));
-    for (const clients of o.clientCounts) {
-      const point = await runPoint(pool, {
-        target: plan.label, round, scenario: o.scenario, endpoints: server.endpoints, serverPids: server.pids,
-        clients, threads: o.threads, warmupMs: o.warmupS * 1000, durationMs: o.durationS * 1000,
-        options: scenarioOptions(o), http: o.http, requestTimeoutMs: o.requestTimeoutMs,
-      });
-      process.stderr.write(`${progressLine(point)}\n`);
-      points.push(point);
-    }
+    return await measurePoints(pool, o, scenario, plan, round, server);
   } finally {
     current = undefined;
     await server.stop();
   }
-  return points;
 }
 
 /** Runs all rounds; a target that fails is recorded and skipped in later rounds. */
@@ -157,10 +190,18 @@ function shellQuote(a: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
-function startWatchdog(o: BenchOptions, targets: number): void {
-  const perPointS = o.warmupS + o.durationS + pointAllowanceS;
-  const totalS = o.rounds * targets * (startAllowanceS + o.clientCounts.length * perPointS);
-  process.stderr.write(`bench: ${o.rounds} round(s) × ${targets} target(s) × ${o.clientCounts.length} point(s) of ${o.warmupS}+${o.durationS} s; watchdog at ${Math.round(totalS)} s\n`);
+/** Seconds the points of one target and round may take: window, warm-up, allowance (and fan-out's opening and drain). */
+function pointsBudgetS(o: BenchOptions, fanout: FanoutParams | undefined): number {
+  const base = o.warmupS + o.durationS + pointAllowanceS;
+  if (fanout === undefined) return o.clientCounts.length * base;
+  const perW = (w: number): number => base + w / fanout.openRatePerS + 30 + 1 + o.requestTimeoutMs / 1000 + fanout.drainS + 5;
+  return o.watcherCounts.reduce((s, w) => s + perW(w), 0);
+}
+
+function startWatchdog(o: BenchOptions, targets: number, fanout: FanoutParams | undefined): void {
+  const totalS = o.rounds * targets * (startAllowanceS + pointsBudgetS(o, fanout));
+  const points = fanout === undefined ? o.clientCounts.length : o.watcherCounts.length;
+  process.stderr.write(`bench: ${o.rounds} round(s) × ${targets} target(s) × ${points} point(s) of ${o.warmupS}+${o.durationS} s; watchdog at ${Math.round(totalS)} s\n`);
   setTimeout(() => {
     process.stderr.write(`bench: watchdog: still running after ${Math.round(totalS)} s, giving up\n`);
     process.exit(3);
@@ -168,21 +209,35 @@ function startWatchdog(o: BenchOptions, targets: number): void {
 }
 
 function printAndRecord(run: RunRecord): void {
-  process.stdout.write(`\n${pointsTable(run.merged)}\n`);
-  if (run.ratios.length > 0) process.stdout.write(`\n${ratiosTable(run.ratios)}\n`);
+  const fanout = run.merged.some((p) => p.fanout !== undefined);
+  process.stdout.write(`\n${fanout ? fanoutTable(run.merged) : pointsTable(run.merged)}\n`);
+  if (run.ratios.length > 0) process.stdout.write(`\n${fanout ? fanoutRatiosTable(run.ratios) : ratiosTable(run.ratios)}\n`);
   for (const f of run.failures) process.stdout.write(`\nnot measured: ${f}\n`);
   if (run.options.record && run.merged.length > 0) {
     const json = writeRunFiles(BENCH_DIR, run);
     const chartDir = path.join(BENCH_DIR, 'charts');
     fs.mkdirSync(chartDir, { recursive: true });
     const subtitle = `${run.machine.cores} cores, Node ${run.machine.node}, ${run.options.durationS} s per point, ${run.startedAt}`;
-    fs.writeFileSync(path.join(chartDir, `${run.scenario}.svg`), renderChart(`${run.scenario}`, subtitle, run.merged));
-    process.stdout.write(`\nwrote ${json}, appended bench/RESULTS.md, drew bench/charts/${run.scenario}.svg\n`);
+    const name = fanout ? `${run.scenario}-${run.options.transport}` : run.scenario;
+    const names = fanout ? { x: 'watchers', throughput: 'events/s' } : undefined;
+    fs.writeFileSync(path.join(chartDir, `${name}.svg`), renderChart(fanout ? `${run.scenario} (${run.options.transport}, ${run.options.ratePerS} puts/s)` : run.scenario, subtitle, run.merged, names));
+    process.stdout.write(`\nwrote ${json}, appended bench/RESULTS.md, drew bench/charts/${name}.svg\n`);
   }
   if (run.profileDir !== undefined) {
     process.stdout.write(`\nCPU profiles (one per tetcd thread and round): ${run.profileDir}\n` +
       'open them in Chrome DevTools (Performance > Load profile) or https://www.speedscope.app\n');
   }
+}
+
+/** The fan-out's knobs, and its bookkeeping within bounds for the largest W. */
+function checkFanout(o: BenchOptions): FanoutParams {
+  const fp = fanoutParams(o.params);
+  const bytes = ledgerBytes(Math.max(...o.watcherCounts), o.ratePerS, o.warmupS * 1000, o.durationS * 1000);
+  if (bytes > ledgerBytesMax) {
+    throw new UsageError(`watch: ${Math.max(...o.watcherCounts)} watchers × ${o.ratePerS} puts/s × ${o.warmupS + o.durationS} s needs ` +
+      `${Math.round(bytes / 2 ** 20)} MiB of bookkeeping (bound ${ledgerBytesMax / 2 ** 20} MiB): lower --rate, --duration or --watchers`);
+  }
+  return fp;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -199,11 +254,19 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const scenario = await loadScenario(o.scenario);
+  let fanout: FanoutParams | undefined;
+  try {
+    fanout = scenario.streams === 'watch-fanout' ? checkFanout(o) : undefined;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n`);
+    return 2;
+  }
   const startedAt = new Date().toISOString();
   const profileDir = o.profile ? path.join(BENCH_DIR, 'out', 'profiles', startedAt.replace(/[:.]/g, '-')) : undefined;
   const plans = planTargets(o, scenario, profileDir);
   assert.ok(plans.length >= 1, 'at least one target');
-  startWatchdog(o, plans.length);
+  startWatchdog(o, plans.length, fanout);
   const pool = createPool(o.threads);
   try {
     await warmPool(pool, o.threads, o.scenario);

@@ -65,7 +65,7 @@ function serverCpuSeconds(pids: readonly number[]): number | undefined {
 }
 
 /** Samples both CPU counters at the window's start and end (timers in the idle main thread). */
-function sampleCpuOverWindow(startMs: number, endMs: number, pids: readonly number[]): Promise<{ generator: number | undefined; server: number | undefined }> {
+export function sampleCpuOverWindow(startMs: number, endMs: number, pids: readonly number[]): Promise<{ generator: number | undefined; server: number | undefined }> {
   return new Promise((resolve) => {
     setTimeout(() => {
       const g0 = process.cpuUsage();

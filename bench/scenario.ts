@@ -61,6 +61,12 @@ export interface Scenario {
   readonly description: string;
   /** Members to start for `--compare`/`--target` when `--members` is not given (default 1). */
   readonly membersDefault?: number;
+  /**
+   * A scenario that holds long-lived streams instead of sending requests: `watch-fanout` opens W
+   * watchers on one prefix and runs one writer (`fanout-runner.ts`, `--watchers`, `--transport`,
+   * `--rate`); `createClient()` is then the writer's script, usable as a plain put load.
+   */
+  readonly streams?: 'watch-fanout';
   prepare?(ctx: PrepareContext): Promise<void>;
   createClient(ctx: ClientContext): ClientScript;
 }

@@ -247,5 +247,15 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** Resident set size of a process in KiB (VmRSS in /proc/<pid>/status); undefined if unavailable. */
+export function processRssKiB(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** USER_HZ: 100 on every Linux the bench runs on (sysconf is not reachable from Node). */
 const clockTicksPerSecond = 100;

@@ -36,6 +36,73 @@ export interface PointResult {
   readonly serverCpuCores: number | undefined;
   /** The merged latency histogram (µs), hdr compressed base64, for later merges and analysis. */
   readonly histogramB64: string;
+  /**
+   * Watch fan-out points only: `clients` is then the number of watchers W, `ops` the events
+   * received in the window and `latencyUs` put acknowledgement -> event receipt.
+   */
+  readonly fanout?: FanoutFigures;
+}
+
+/** The figures of a watch fan-out point beyond events/s and latency (see bench/README.md). */
+export interface FanoutFigures {
+  readonly transport: string;
+  /** Watches per connection (1 for HTTP streams). */
+  readonly watchesPerConn: number;
+  /** Put sent -> event received (µs), for the same events as `latencyUs`, and its summary. */
+  readonly fromSendHistogramB64: string;
+  readonly fromSendUs: LatencySummaryUs;
+  /** The writer's target rate and the rate it achieved (puts acknowledged in the window / window). */
+  readonly putRatePerS: number;
+  readonly putsAckedPerS: number;
+  readonly putErrors: number;
+  readonly totalEvents: number;
+  readonly beforeAck: number;
+  readonly duplicates: number;
+  readonly reordered: number;
+  readonly missed: number;
+  readonly undelivered: number;
+  readonly foreign: number;
+  /** Seconds to open all W watchers (until the last `created`). */
+  readonly openS: number;
+  /** Server RSS (all members) before opening, once all were open, and at the end of the window. */
+  readonly rssBeforeKiB: number;
+  readonly rssOpenKiB: number;
+  readonly rssEndKiB: number;
+  /** (rssOpen - rssBefore) / W. */
+  readonly rssPerWatcherBytes: number;
+  /** Longest time a worker waited after the writer stopped for its watchers to catch up. */
+  readonly drainMsMax: number;
+}
+
+/** Merges the fan-out figures of several rounds: counts add up, rates and memory average. */
+export function mergeFanout(figs: readonly FanoutFigures[]): FanoutFigures {
+  const first = figs[0];
+  assert.ok(first !== undefined, 'no fan-out figures to merge');
+  const sum = (f: (x: FanoutFigures) => number): number => figs.reduce((s, x) => s + f(x), 0);
+  const mean = (f: (x: FanoutFigures) => number): number => sum(f) / figs.length;
+  const fromSend = mergeHistograms(figs.map((x) => x.fromSendHistogramB64));
+  return {
+    transport: first.transport,
+    watchesPerConn: first.watchesPerConn,
+    fromSendHistogramB64: fromSend.b64,
+    fromSendUs: fromSend.summary,
+    putRatePerS: first.putRatePerS,
+    putsAckedPerS: mean((x) => x.putsAckedPerS),
+    putErrors: sum((x) => x.putErrors),
+    totalEvents: sum((x) => x.totalEvents),
+    beforeAck: sum((x) => x.beforeAck),
+    duplicates: sum((x) => x.duplicates),
+    reordered: sum((x) => x.reordered),
+    missed: sum((x) => x.missed),
+    undelivered: sum((x) => x.undelivered),
+    foreign: sum((x) => x.foreign),
+    openS: mean((x) => x.openS),
+    rssBeforeKiB: mean((x) => x.rssBeforeKiB),
+    rssOpenKiB: mean((x) => x.rssOpenKiB),
+    rssEndKiB: mean((x) => x.rssEndKiB),
+    rssPerWatcherBytes: mean((x) => x.rssPerWatcherBytes),
+    drainMsMax: Math.max(...figs.map((x) => x.drainMsMax)),
+  };
 }
 
 export function addCounts(into: Record<string, number>, from: Record<string, number>): Record<string, number> {
@@ -127,6 +194,7 @@ export function mergeRounds(points: readonly PointResult[]): PointResult {
     generatorCpuCores: meanDefined(points.map((p) => p.generatorCpuCores)),
     serverCpuCores: meanDefined(points.map((p) => p.serverCpuCores)),
     histogramB64: merged.b64,
+    ...(first.fanout === undefined ? {} : { fanout: mergeFanout(points.map((p) => p.fanout).filter((f): f is FanoutFigures => f !== undefined)) }),
   };
 }
 
@@ -138,6 +206,8 @@ export interface Ratios {
   readonly p99: number;
   readonly p999: number;
   readonly max: number;
+  /** Fan-out points: server memory per watcher, tetcd/etcd. */
+  readonly rssPerWatcher?: number;
 }
 
 /** tetcd/etcd for each figure (> 1 means tetcd is higher: better for ops/s, worse for latency). */
@@ -152,5 +222,6 @@ export function ratios(tetcd: PointResult, etcd: PointResult): Ratios {
     p99: r(tetcd.latencyUs.p99, etcd.latencyUs.p99),
     p999: r(tetcd.latencyUs.p999, etcd.latencyUs.p999),
     max: r(tetcd.latencyUs.max, etcd.latencyUs.max),
+    ...(tetcd.fanout === undefined || etcd.fanout === undefined ? {} : { rssPerWatcher: r(tetcd.fanout.rssPerWatcherBytes, etcd.fanout.rssPerWatcherBytes) }),
   };
 }

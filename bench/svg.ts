@@ -43,14 +43,14 @@ interface Axes {
   readonly xOf: (clients: number) => number;
 }
 
-function xAxis(x0: number, clientCounts: readonly number[]): { axes: Axes; svg: string[] } {
+function xAxis(x0: number, clientCounts: readonly number[], xLabel: string): { axes: Axes; svg: string[] } {
   const xs = [...new Set(clientCounts)].sort((a, b) => a - b);
   const step = xs.length === 1 ? 0 : panelWidthPx / (xs.length - 1);
   const xOf = (c: number): number => x0 + (xs.length === 1 ? panelWidthPx / 2 : xs.indexOf(c) * step);
   const bottom = panelTopPx + panelHeightPx;
   const svg = [`<line x1="${x0}" y1="${bottom}" x2="${x0 + panelWidthPx}" y2="${bottom}" stroke="#333"/>`];
   for (const c of xs) svg.push(`<text x="${xOf(c)}" y="${bottom + 18}" text-anchor="middle">${c}</text>`);
-  svg.push(`<text x="${x0 + panelWidthPx / 2}" y="${bottom + 38}" text-anchor="middle">clients</text>`);
+  svg.push(`<text x="${x0 + panelWidthPx / 2}" y="${bottom + 38}" text-anchor="middle">${esc(xLabel)}</text>`);
   return { axes: { xs, xOf }, svg };
 }
 
@@ -60,8 +60,8 @@ function polyline(points: ReadonlyArray<[number, number]>, colour: string, dash:
   return `<polyline points="${d}" fill="none" stroke="${colour}" stroke-width="2"${dash === '' ? '' : ` stroke-dasharray="${dash}"`}/>${dots}`;
 }
 
-function throughputPanel(byTarget: Map<string, PointResult[]>, clientCounts: number[]): string[] {
-  const { axes, svg } = xAxis(leftPanelXPx, clientCounts);
+function throughputPanel(byTarget: Map<string, PointResult[]>, clientCounts: number[], names: AxisNames): string[] {
+  const { axes, svg } = xAxis(leftPanelXPx, clientCounts, names.x);
   const yMax = niceCeil(Math.max(...[...byTarget.values()].flat().map((p) => p.opsPerS)) * 1.05);
   const yOf = (v: number): number => Math.round(10 * (panelTopPx + panelHeightPx * (1 - v / yMax))) / 10;
   svg.push(`<line x1="${leftPanelXPx}" y1="${panelTopPx}" x2="${leftPanelXPx}" y2="${panelTopPx + panelHeightPx}" stroke="#333"/>`);
@@ -70,15 +70,15 @@ function throughputPanel(byTarget: Map<string, PointResult[]>, clientCounts: num
     svg.push(`<line x1="${leftPanelXPx}" y1="${yOf(v)}" x2="${leftPanelXPx + panelWidthPx}" y2="${yOf(v)}" stroke="#eee"/>`,
       `<text x="${leftPanelXPx - 6}" y="${yOf(v) + 4}" text-anchor="end">${formatCount(v)}</text>`);
   }
-  svg.push(`<text x="${leftPanelXPx + panelWidthPx / 2}" y="${panelTopPx - 10}" text-anchor="middle" font-weight="bold">throughput (ops/s)</text>`);
+  svg.push(`<text x="${leftPanelXPx + panelWidthPx / 2}" y="${panelTopPx - 10}" text-anchor="middle" font-weight="bold">throughput (${esc(names.throughput)})</text>`);
   for (const [target, pts] of byTarget) {
     svg.push(polyline(pts.map((p) => [axes.xOf(p.clients), yOf(p.opsPerS)]), colourOf(target), ''));
   }
   return svg;
 }
 
-function latencyPanel(byTarget: Map<string, PointResult[]>, clientCounts: number[]): string[] {
-  const { axes, svg } = xAxis(rightPanelXPx, clientCounts);
+function latencyPanel(byTarget: Map<string, PointResult[]>, clientCounts: number[], names: AxisNames): string[] {
+  const { axes, svg } = xAxis(rightPanelXPx, clientCounts, names.x);
   const values = [...byTarget.values()].flat().flatMap((p) => percentiles.map((q) => p.latencyUs[q.key])).filter((v) => v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.min(...values, 1e9)));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...values, 1) * 1.01));
@@ -113,8 +113,14 @@ function legend(targets: readonly string[]): string[] {
   return svg;
 }
 
+/** What the axes count: clients and ops/s, or (watch fan-out) watchers and events/s. */
+export interface AxisNames {
+  readonly x: string;
+  readonly throughput: string;
+}
+
 /** The chart of `points` (merged points, one per target and client count). */
-export function renderChart(title: string, subtitle: string, points: readonly PointResult[]): string {
+export function renderChart(title: string, subtitle: string, points: readonly PointResult[], names: AxisNames = { x: 'clients', throughput: 'ops/s' }): string {
   assert.ok(points.length >= 1, 'a chart needs at least one point');
   const byTarget = new Map<string, PointResult[]>();
   for (const p of [...points].sort((a, b) => a.clients - b.clients)) byTarget.set(p.target, [...(byTarget.get(p.target) ?? []), p]);
@@ -124,8 +130,8 @@ export function renderChart(title: string, subtitle: string, points: readonly Po
     `<rect width="${widthPx}" height="${heightPx}" fill="white"/>`,
     `<text x="${widthPx / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`,
     `<text x="${widthPx / 2}" y="38" text-anchor="middle" fill="#555">${esc(subtitle)}</text>`,
-    ...throughputPanel(byTarget, clientCounts),
-    ...latencyPanel(byTarget, clientCounts),
+    ...throughputPanel(byTarget, clientCounts, names),
+    ...latencyPanel(byTarget, clientCounts, names),
     ...legend([...byTarget.keys()]),
     '</svg>',
     '',

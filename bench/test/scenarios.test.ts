@@ -12,7 +12,7 @@ const options: ScenarioOptions = { keyCount: 10, valueBytes: 5, readRatio: 0.5, 
 
 test('every scenario loads and its requests are JSON for the v3 gateway', async () => {
   const names = listScenarios();
-  for (const expected of ['ceiling', 'mixed', 'put', 'range', 'range-serializable', 'txn-cas']) assert.ok(names.includes(expected), expected);
+  for (const expected of ['ceiling', 'mixed', 'put', 'range', 'range-serializable', 'txn-cas', 'watch']) assert.ok(names.includes(expected), expected);
   for (const name of names) {
     const s = await loadScenario(name);
     assert.equal(s.name, name);
@@ -21,7 +21,9 @@ test('every scenario loads and its requests are JSON for the v3 gateway', async 
       const req = client.next();
       assert.match(req.path, /^\/v3\/kv\/(put|range|txn)$/, name);
       const body = JSON.parse(req.body ?? 'null') as Record<string, unknown>;
-      if (req.path !== '/v3/kv/txn') {
+      if (name === 'watch') {
+        assert.match(Buffer.from(String(body.key), 'base64').toString(), /^bench\/watch\/\d{8}$/, 'the writer puts fresh keys under the watched prefix');
+      } else if (req.path !== '/v3/kv/txn') {
         const key = Buffer.from(String(body.key), 'base64').toString();
         assert.match(key, /^bench\/0000000\d$/, `${name}: key within the key space of 10`);
       }
@@ -60,6 +62,16 @@ test('txn-cas: follows the revision on success and on conflict', async () => {
   assert.equal(cmp(), '7');
   assert.equal(c.check?.(Buffer.from('{"succeeded":true,"header":{"revision":"8"}}')), undefined);
   assert.equal(cmp(), '8');
+});
+
+test('watch: a stream scenario whose clients write distinct keys in turn', async () => {
+  const s = await loadScenario('watch');
+  assert.equal(s.streams, 'watch-fanout');
+  const keys = [0, 1].flatMap((clientIndex) => {
+    const c = s.createClient({ clientIndex, clientCount: 2, options });
+    return [c.next(), c.next()].map((r) => Buffer.from(String((JSON.parse(r.body ?? '') as { key: string }).key), 'base64').toString());
+  });
+  assert.deepEqual(keys, ['bench/watch/00000000', 'bench/watch/00000002', 'bench/watch/00000001', 'bench/watch/00000003']);
 });
 
 test('helpers: keys sort in slot order; the RNG is seeded', () => {
