@@ -337,6 +337,8 @@ async function restoreStore(index: number, data: Uint8Array): Promise<void> {
   durableReportedIndex = index;
   postedRevision = store.currentRevision;
   log.info({ index, consistentIndex: appliedIndex, revision: store.currentRevision, keys: pairs.length }, 'mvcc: store restored from a snapshot');
+  // Before any later 'events' (same port): the watch hub re-reads the skipped revisions.
+  toMain.send({ type: 'storeRestored', revision: store.currentRevision, compactRevision: store.compactRevision });
   toRaft.send({ type: 'restored', index });
   await serveWaitingReads();
 }

@@ -20,6 +20,11 @@
 // received is installed in this order: mvcc-apply replaces its store durably, THEN the WAL records
 // the snapshot (later WAL writes wait for it), so a crash in between never leaves a WAL that
 // claims state the store lacks.
+//
+// Membership: MembershipKeeper (src/server/membership.ts) answers member list/add/remove/update/
+// promote and leader transfers, follows every applied ConfChange (attributes, transport peers,
+// this member's own removal), and publishes this member's name and client URLs. A member that
+// joins (--initial-cluster-state existing) does not bootstrap: it learns the log from the leader.
 
 import assert from 'node:assert/strict';
 import type { MessagePort } from 'node:worker_threads';
@@ -38,6 +43,7 @@ import { decodeConfChange } from '../src/raft/confchange.js';
 import { EntryType, NONE, RaftError } from '../src/raft/types.js';
 import type { ConfState, Entry, HardState, Message, Ready, Snapshot } from '../src/raft/types.js';
 import { PeerTransport } from '../src/transport/transport.js';
+import { MembershipKeeper } from '../src/server/membership.js';
 
 const boot = actorBoot<RaftInit>();
 const stopProfile = startCpuProfile(boot.name);
@@ -105,6 +111,19 @@ let confStates: { index: number; confState: ConfState }[] = [];
 
 const rounds = new Coalescer(processReady);
 
+/** Cluster membership, member list and leader transfer (src/server/membership.ts). */
+const membership = new MembershipKeeper({
+  init,
+  log,
+  toMain: (m) => toMain.send(m),
+  node: () => node,
+  transport: () => transport,
+  lead: () => lead,
+  term: () => term,
+  stopping: () => stopping,
+  schedule: () => rounds.schedule(),
+});
+
 function start(): void {
   assert.ok(loaded && opened, 'start() before load and open');
   storage = new MemoryStorage();
@@ -112,7 +131,7 @@ function start(): void {
   if (loaded.snapshot) storage.applySnapshot(loaded.snapshot);
   storage.setHardState(loaded.hardState);
   storage.append(loaded.entries);
-  if (fresh) bootstrap(storage);
+  if (fresh && init.join !== true) bootstrap(storage);
   node = new RawNode({
     id: init.memberId,
     electionTick: init.electionTick,
@@ -129,13 +148,19 @@ function start(): void {
     seed: init.seed,
   });
   log.info({ entries: loaded.entries.length, applied: opened.consistentIndex, fresh }, 'raft: node started');
+  membership.restore(node, loaded.entries);
   loaded = undefined;
   const { confState } = storage.initialState();
   confStates = [{ index: storage.snapshot().metadata.index, confState }];
+  // raft replayed the ConfChanges in (snapshot, applied] of the log: a later snapshot must carry
+  // that configuration, not the one of the last snapshot.
+  const now = node.status();
+  if (now.applied > confStates[0]!.index) confStates.push({ index: now.applied, confState: now.confState });
   // A lone voter leads at once; with peers, elections wait for a (randomized) election timeout.
   if (confState.voters.length === 1 && confState.voters[0] === init.memberId) node.campaign();
   setInterval(() => {
     node!.tick();
+    membership.onTick();
     rounds.schedule();
   }, init.tickIntervalMs).unref();
   rounds.schedule();
@@ -174,6 +199,7 @@ async function startTransport(): Promise<void> {
   await t.listen();
   for (const p of init.peers) t.addPeer(p.id, p.urls);
   transport = t;
+  membership.syncPeers();
 }
 
 /** A peer's message: the core judges it; one it refuses is dropped, the member carries on. */
@@ -338,8 +364,10 @@ function handleCommitted(entries: Entry[]): void {
   if (entries.length === 0) return;
   for (const e of entries) {
     if (e.type !== EntryType.ConfChange) continue;
-    const confState = node!.applyConfChange(decodeConfChange(e.data));
+    const cc = decodeConfChange(e.data);
+    const confState = node!.applyConfChange(cc);
     confStates.push({ index: e.index, confState });
+    membership.onApplied(cc);
   }
   toApply.send({ type: 'apply', entries, term });
 }
@@ -502,6 +530,16 @@ receive<RaftIn>(mainPort(), (msg) => {
       });
       return;
     }
+    case 'blockPeers':
+      log.warn({ on: msg.on }, 'raft: failpoint: peer traffic ' + (msg.on ? 'blocked' : 'unblocked'));
+      transport?.setBlocked(msg.on);
+      return;
+    case 'members':
+    case 'memberChange':
+    case 'transferLeader':
+      membership.onRequest(msg);
+      rounds.schedule();
+      return;
     case 'stop':
       stopping = true;
       failAllReads('Stopped');

@@ -5,6 +5,12 @@
 // SIGINT and SIGTERM stop it cleanly: the gateway stops accepting connections and answers the
 // requests it already has, then the member drains, commits and closes its files. A second
 // signal during shutdown exits at once.
+//
+// Failpoint (tests only): with TETCD_FAILPOINTS=1 in the environment, SIGUSR2 toggles "peer
+// traffic blocked": raft-node's transport drops every raft message and snapshot to and from the
+// peers while the member keeps serving clients (test/cluster/partition.test.ts isolates a leader
+// this way). Without the variable SIGUSR2 is ignored (logged). Either way the handler is in
+// place once the member serves clients; before that SIGUSR2 ends the process (Node's default).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,6 +18,7 @@ import type { MemberConfig } from '../../schemas/config.js';
 import { buildGateway } from '../gateway/app.js';
 import { watchService } from '../gateway/routes/watch.js';
 import { leaseService } from '../gateway/routes/lease.js';
+import { clusterService } from '../gateway/routes/cluster.js';
 import { WatchHub } from '../watch/hub.js';
 import { ConfigError, parseMemberConfig } from './flags.js';
 import { createActorLogger } from '../server/log.js';
@@ -30,7 +37,7 @@ function pinoLevelOf(level: string): LogLevel {
  * Every member's id from --initial-cluster and the token (the same flags always give the same
  * ids), this member's, the cluster's, and the peers this member talks to.
  */
-function identityOf(cfg: Pick<MemberConfig, 'initialCluster' | 'initialClusterToken' | 'name'>) {
+function identityOf(cfg: Pick<MemberConfig, 'initialCluster' | 'initialClusterToken' | 'name' | 'initialClusterState'>) {
   const members = cfg.initialCluster.map((m) => {
     const urls = m.peerUrls.map(String);
     return { name: m.name, urls, id: computeMemberId(urls, cfg.initialClusterToken) };
@@ -38,7 +45,11 @@ function identityOf(cfg: Pick<MemberConfig, 'initialCluster' | 'initialClusterTo
   const self = members.find((p) => p.name === cfg.name);
   if (!self) throw new Error(`tetcd: --initial-cluster has no member named ${cfg.name}`);
   assert.equal(new Set(members.map((m) => m.id)).size, members.length, 'member ids are distinct');
-  const clusterId = computeClusterId(members.map((p) => p.id));
+  // A member started with --initial-cluster-state existing was added to a running cluster: the
+  // cluster was bootstrapped by the OTHER members listed (etcd's `member add` prints exactly
+  // that list plus the new member), so their ids give the cluster id.
+  const founders = cfg.initialClusterState === 'existing' && members.length > 1 ? members.filter((p) => p.id !== self.id) : members;
+  const clusterId = computeClusterId(founders.map((p) => p.id));
   return { members, memberId: self.id, clusterId, peers: members.filter((p) => p.id !== self.id) };
 }
 
@@ -80,10 +91,10 @@ async function main(): Promise<number> {
   for (const w of parsed.warnings) logger.warn(w);
 
   const { members, memberId, clusterId, peers } = identityOf(cfg);
-  if (cfg.initialClusterState === 'existing' && !hasWal(cfg.dataDir, cfg.walDir)) {
-    logger.error('tetcd: --initial-cluster-state existing with an empty data dir needs runtime membership (member add), which is not supported yet');
-    return 1;
-  }
+  // existing + empty data dir: a member added with `member add` joins; it learns the log (and the
+  // configuration) from the leader instead of bootstrapping voters.
+  const join = cfg.initialClusterState === 'existing' && !hasWal(cfg.dataDir, cfg.walDir);
+  let onRemoved = (): void => undefined;
 
   const member = await Member.start({
     name: cfg.name,
@@ -103,6 +114,11 @@ async function main(): Promise<number> {
     fsync: cfg.unsafeNoFsync ? 'none' : 'fdatasync',
     logLevel,
     logger,
+    advertisePeerUrls: cfg.initialAdvertisePeerUrls.map(String),
+    advertiseClientUrls: cfg.advertiseClientUrls.map(String),
+    join,
+    strictReconfigCheck: cfg.strictReconfigCheck,
+    onRemoved: () => onRemoved(),
   });
 
   // One watch hub per member, shared by every listener.
@@ -111,7 +127,7 @@ async function main(): Promise<number> {
   // One Fastify instance per listen URL (an instance listens once); they share the member.
   const apps: ReturnType<typeof buildGateway>[] = [];
   for (const u of cfg.listenClientUrls) {
-    const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes, services: [watchService(hub), leaseService(member.leases)] });
+    const app = buildGateway({ kv: member, health: () => member.health(), logger, maxRequestBytes: cfg.maxRequestBytes, services: [watchService(hub), leaseService(member.leases), clusterService(member)] });
     const host = u.hostname.replace(/^\[|\]$/g, '');
     await app.listen({ host, port: portOf(u) });
     apps.push(app);
@@ -145,6 +161,17 @@ async function main(): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    onRemoved = () => stop('removed from the cluster');
+    let peersBlocked = false;
+    process.on('SIGUSR2', () => {
+      if (process.env.TETCD_FAILPOINTS !== '1') {
+        logger.warn('tetcd: SIGUSR2 ignored (failpoints need TETCD_FAILPOINTS=1)');
+        return;
+      }
+      peersBlocked = !peersBlocked;
+      logger.warn({ blocked: peersBlocked }, 'tetcd: failpoint: peer traffic ' + (peersBlocked ? 'blocked' : 'unblocked'));
+      member.setPeerTrafficBlocked(peersBlocked);
+    });
   });
 }
 

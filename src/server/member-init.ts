@@ -43,6 +43,13 @@ export interface RaftInit {
   snapshotCount: number;
   /** Entries kept in the log behind a snapshot for slow followers (etcd's SnapshotCatchUpEntries). */
   snapshotCatchUpEntries: number;
+  /** --initial-advertise-peer-urls and --advertise-client-urls: what this member publishes. */
+  advertisePeerUrls?: string[];
+  advertiseClientUrls?: string[];
+  /** --initial-cluster-state existing on an empty data dir: join, do not bootstrap voters. */
+  join?: boolean;
+  /** --strict-reconfig-check (default true): see src/server/membership.ts. */
+  strictReconfigCheck?: boolean;
 }
 
 export interface PeerInit {

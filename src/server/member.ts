@@ -32,6 +32,7 @@ import type { LeaseQuery } from '../lease/lease-apply.js';
 import type { LogLevel } from './log.js';
 import { memberPaths } from './member-init.js';
 import type { ApplyInit, FsyncMode, PeerInit, RaftInit, WalInit } from './member-init.js';
+import type { MembershipRequest } from './membership.js';
 import type {
   ApplyIn, ApplyStatusReply, HashReply, MainFromApply, ProposalItem, RaftIn, RaftOut, RaftStatusReply, ReadEventsReply,
   ReadItem, RequestId, RevisionEvents, WatchStatusReply,
@@ -62,6 +63,15 @@ export interface MemberOptions {
   snapshotCount?: number;
   /** Called when an actor dies; the default logs and exits the process with status 1. */
   onFatal?: (actor: string, reason: string) => void;
+  /** Published in the member list (src/server/membership.ts); absent: not published. */
+  advertisePeerUrls?: string[];
+  advertiseClientUrls?: string[];
+  /** Join an existing cluster (--initial-cluster-state existing, empty data dir): no bootstrap. */
+  join?: boolean;
+  /** --strict-reconfig-check (default true). */
+  strictReconfigCheck?: boolean;
+  /** Called once this member's removal from the cluster is applied; the default only logs. */
+  onRemoved?: () => void;
 }
 
 /** etcd's --snapshot-count default. */
@@ -103,6 +113,8 @@ export class Member implements KvService {
   private closeWaiters = new Map<RequestId, () => void>();
   /** The watch hub's subscriptions to applied event batches (see subscribeEvents). */
   private readonly eventListeners = new Set<(revisions: RevisionEvents[], raftTerm: number) => void>();
+  /** The watch hub's subscriptions to store restores from a leader's snapshot (see subscribeRestores). */
+  private readonly restoreListeners = new Set<(revision: number) => void>();
   private readonly readEventsWaiters = new Map<RequestId, (r: ReadEventsReply) => void>();
   private readonly watchStatusWaiters = new Map<RequestId, (r: WatchStatusReply) => void>();
   private leader: NodeId = NONE;
@@ -153,6 +165,10 @@ export class Member implements KvService {
       snapshotCount: opts.snapshotCount ?? SNAPSHOT_COUNT_DEFAULT,
       // A lowered --snapshot-count (tests) lowers what is kept too, so that snapshots get sent.
       snapshotCatchUpEntries: Math.min(SNAPSHOT_CATCH_UP_ENTRIES, opts.snapshotCount ?? SNAPSHOT_COUNT_DEFAULT),
+      ...(opts.advertisePeerUrls ? { advertisePeerUrls: opts.advertisePeerUrls } : {}),
+      ...(opts.advertiseClientUrls ? { advertiseClientUrls: opts.advertiseClientUrls } : {}),
+      ...(opts.join ? { join: true } : {}),
+      ...(opts.strictReconfigCheck === false ? { strictReconfigCheck: false } : {}),
     };
     const wal = spawnActor({ name: 'wal-writer', entry: new URL('wal-writer.ts', WORKERS), init: walInit, ports: { raft: raftWal.a }, onFatal });
     const apply = spawnActor({ name: 'mvcc-apply', entry: new URL('mvcc-apply.ts', WORKERS), init: applyInit, ports: { raft: raftApply.a }, onFatal });
@@ -198,6 +214,16 @@ export class Member implements KvService {
         this.leader = m.soft.lead;
         this.raftTerm = m.term;
         return;
+      case 'members':
+        this.settle(m.id, m, undefined);
+        return;
+      case 'transferred':
+        this.settle(m.id, m, undefined);
+        return;
+      case 'removed':
+        this.opts.logger.warn('tetcd: this member was removed from the cluster');
+        this.opts.onRemoved?.();
+        return;
       case 'stopped':
         return;
     }
@@ -237,6 +263,9 @@ export class Member implements KvService {
       case 'leaseIds':
         this.leases.onLeaseIds(m);
         return;
+      case 'storeRestored':
+        for (const listener of this.restoreListeners) listener(m.revision);
+        return;
     }
   }
 
@@ -244,6 +273,12 @@ export class Member implements KvService {
 
   get clusterId(): NodeId {
     return this.opts.clusterId;
+  }
+
+  /** Called (in order with event batches) when the store is replaced by a leader's snapshot. */
+  subscribeRestores(listener: (revision: number) => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => { this.restoreListeners.delete(listener); };
   }
 
   /** Every applied batch of changes, in revision order, one call per batch. Returns unsubscribe. */
@@ -420,6 +455,30 @@ export class Member implements KvService {
 
   get memberId(): NodeId {
     return this.opts.memberId;
+  }
+
+  // ---- Cluster service (src/server/membership.ts does the work in raft-node) ----
+
+  /** The members raft-node knows, with the raft term; `member`: the one a change added. */
+  askMembers(req?: MembershipRequest): Promise<Extract<RaftOut, { type: 'members' }>> {
+    const id = this.newId();
+    const p = this.track<Extract<RaftOut, { type: 'members' }>>(id);
+    if (!this.stopped) this.toRaft.send(req === undefined ? { type: 'members', id } : { type: 'memberChange', id, req });
+    return p;
+  }
+
+  /** etcd's MoveLeader: resolves once `target` leads. */
+  transferLeader(target: NodeId): Promise<Extract<RaftOut, { type: 'transferred' }>> {
+    const id = this.newId();
+    const p = this.track<Extract<RaftOut, { type: 'transferred' }>>(id);
+    if (!this.stopped) this.toRaft.send({ type: 'transferLeader', id, target });
+    return p;
+  }
+
+  /** Failpoint for partition tests (tetcd.ts: TETCD_FAILPOINTS=1 and SIGUSR2): block peer traffic. */
+  setPeerTrafficBlocked(on: boolean): void {
+    if (this.stopped) return;
+    this.toRaft.send({ type: 'blockPeers', on });
   }
 
   private raftStatus(): Promise<RaftStatusReply> {

@@ -16,6 +16,7 @@ import type { ErrorData } from '../api/errors.js';
 import type { KeyValue, RangeRequest, RangeResponse, TxnRequest, TxnResponse, ResponseHeader } from '../api/types.js';
 import type { Entry, HardState, Snapshot, SnapshotMetadata, SoftState, NodeId } from '../raft/types.js';
 import type { LeaseQuery } from '../lease/lease-apply.js';
+import type { MemberInfo, MembershipRequest } from './membership.js';
 
 /** A client request waiting for an answer, by id (unique within this member's lifetime). */
 export type RequestId = bigint;
@@ -45,6 +46,13 @@ export type RaftIn =
   | { type: 'propose'; items: ProposalItem[] }
   | { type: 'read'; items: ReadItem[] }
   | { type: 'status'; id: RequestId }
+  /** Cluster membership (src/server/membership.ts): the list, or a change answered once applied. */
+  | { type: 'members'; id: RequestId }
+  | { type: 'memberChange'; id: RequestId; req: MembershipRequest }
+  /** etcd's MoveLeader: answered once `target` leads, or with an error. */
+  | { type: 'transferLeader'; id: RequestId; target: NodeId }
+  /** Failpoint (TETCD_FAILPOINTS=1, SIGUSR2; see src/cli/tetcd.ts): drop all peer traffic or resume it. */
+  | { type: 'blockPeers'; on: boolean }
   | { type: 'stop' };
 
 export type RaftFromWal =
@@ -69,6 +77,11 @@ export type RaftOut =
   | { type: 'dropped'; ids: RequestId[]; error: ErrorData }
   | { type: 'status'; id: RequestId; status: RaftStatusReply }
   | { type: 'soft'; soft: SoftState; term: number }
+  /** Answer to 'members' and 'memberChange' (`member`: the one added, for add). */
+  | { type: 'members'; id: RequestId; members: MemberInfo[]; term: number; member?: MemberInfo }
+  | { type: 'transferred'; id: RequestId; term: number }
+  /** This member's own removal was applied: it must stop (etcd exits). */
+  | { type: 'removed' }
   | { type: 'stopped' };
 
 // ---- to wal-writer ----
@@ -184,6 +197,11 @@ export type MainFromApply =
   | WatchStatusReply
   | HashReply
   /** Lease ids granted/revoked by the batch (posted before its results); `reset`: the whole set. */
-  | { type: 'leaseIds'; reset: boolean; granted: bigint[]; revoked: bigint[] };
+  | { type: 'leaseIds'; reset: boolean; granted: bigint[]; revoked: bigint[] }
+  /**
+   * The store was replaced by a leader's snapshot, now at `revision`: the revisions in between
+   * never come as 'events' (the watch hub re-reads them from history for its watchers).
+   */
+  | { type: 'storeRestored'; revision: number; compactRevision: number };
 
 export type { RangeResponse, TxnResponse };

@@ -27,6 +27,9 @@
 // one connection with a warn line; the other connections and the process carry on. Callbacks
 // raised by send(), addPeer() and friends run in a microtask, never re-entrantly; onMessage runs
 // synchronously from the socket's data event. Callbacks must not throw.
+//
+// setBlocked(true) is a failpoint for partition tests: raft messages and snapshots are dropped in
+// both directions while the connections (handshakes, pings) stay up.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -206,6 +209,11 @@ export class PeerTransport {
   private readonly housekeeping: NodeJS.Timeout;
   private snapSeq = 0;
   private closed = false;
+  /**
+   * The "peer traffic blocked" failpoint (setBlocked): while true, no raft message or snapshot
+   * leaves or is delivered; connections, handshakes and pings carry on, so healing is instant.
+   */
+  private blocked = false;
   private messageCb: (m: Message) => void = () => undefined;
   private unreachableCb: (id: NodeId) => void = () => undefined;
   private snapshotStatusCb: (id: NodeId, ok: boolean) => void = () => undefined;
@@ -301,9 +309,25 @@ export class PeerTransport {
     return this.peers.has(id);
   }
 
+  /**
+   * Failpoint for partition tests: drop every raft message and snapshot, outgoing and incoming,
+   * while `on`; frames already queued are discarded. A MsgSnap dropped reports failure.
+   */
+  setBlocked(on: boolean): void {
+    if (this.blocked === on) return;
+    this.blocked = on;
+    let discardedFrames = 0;
+    if (on) for (const p of this.peers.values()) discardedFrames += p.queue.clear();
+    this.log.warn({ blocked: on, discardedFrames }, on ? 'transport: failpoint: peer traffic blocked' : 'transport: failpoint: peer traffic unblocked');
+  }
+
   /** Queues messages for their peers and writes what the sockets accept now. Never blocks. */
   send(msgs: readonly Message[]): void {
     if (this.closed) return;
+    if (this.blocked) {
+      for (const m of msgs) if (m.type === 'MsgSnap') this.emit(() => this.snapshotStatusCb(m.to, false));
+      return;
+    }
     const touched = new Set<Peer>();
     const unreachable = new Set<NodeId>();
     const nowMs = this.now();
@@ -661,6 +685,7 @@ export class PeerTransport {
     if (LOCAL_MESSAGE_TYPES.has(m.type)) throw new FrameError(`local-only message ${m.type} from a peer`);
     const peer = this.peers.get(conn.peerId);
     assert.ok(peer && peer.conn === conn, 'delivery on a connection that is not the peer\'s');
+    if (this.blocked) return; // the partition failpoint: validated, then dropped
     peer.receivedMessages += 1;
     this.messageCb(m);
   }
@@ -703,6 +728,10 @@ export class PeerTransport {
     }
     const snapshot = s.message.snapshot;
     assert.ok(snapshot, 'SnapBegin decoded without a snapshot');
+    if (this.blocked) {
+      conn.write(encodeSnapAckFrame(s.snapId, false), this.now());
+      return;
+    }
     this.deliver(conn, { ...s.message, snapshot: { metadata: snapshot.metadata, data: s.data } });
     if (conn.state === 'open') conn.write(encodeSnapAckFrame(s.snapId, true), this.now());
   }

@@ -14,6 +14,11 @@
 // - Invariant for every watcher: `nextRev` is the lowest revision whose matching events it has not
 //   been given yet; responses leave in revision order, all events of one revision in one response
 //   (split only by etcd's `fragment`, on request).
+// - When the member replaces its store with a leader's snapshot (a follower far behind), the
+//   revisions between the hub's revision and the snapshot's never come as a live batch: the
+//   hub then moves EVERY synced watcher to unsynced, and they catch up from the restored history
+//   (or are canceled with compact_revision if it was compacted away, as etcd does when its
+//   watchable store restores: every synced watcher becomes a victim of the old revision).
 //
 // Streams (one HTTP POST /v3/watch or one WebSocket) own their watchers; closing a stream frees
 // everything. The hub never encodes: the gateway's sink does (codec at the edge).
@@ -54,6 +59,8 @@ export interface WatchSource {
   subscribeEvents(listener: (revisions: RevisionEvents[], raftTerm: number) => void): () => void;
   readEvents(fromRev: number, toRev: number, maxEvents: number, prevKv: boolean): Promise<ReadEventsReply>;
   watchStatus(): Promise<WatchStatusReply>;
+  /** Tells when the store was replaced by a snapshot, at `revision` (absent: never happens). */
+  subscribeRestores?(listener: (revision: number) => void): () => void;
 }
 
 export interface WatchHubOptions {
@@ -169,6 +176,7 @@ export class WatchHub {
   private catchupAgain = false;
   private readonly progressTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeRestores: () => void;
   private readonly fragmentBytes: number;
   readonly ready: Promise<void>;
   private readonly counters = { eventsSent: 0, slowWatcherMoves: 0, catchupReads: 0, compactedCancels: 0 };
@@ -177,6 +185,7 @@ export class WatchHub {
     this.fragmentBytes = opts.fragmentBytes ?? FRAGMENT_BYTES_DEFAULT;
     assert.ok(this.fragmentBytes > 0, 'fragment size is positive');
     this.unsubscribe = source.subscribeEvents((revisions, term) => this.onBatch(revisions, term));
+    this.unsubscribeRestores = source.subscribeRestores?.((revision) => this.onStoreRestored(revision)) ?? (() => undefined);
     // Batches that arrive before the status answer are older than it (one ordered port).
     this.ready = source.watchStatus().then((s) => {
       this.revision = Math.max(this.revision, s.revision);
@@ -207,6 +216,7 @@ export class WatchHub {
   /** Stops taking batches and closes every stream. */
   close(): void {
     this.unsubscribe();
+    this.unsubscribeRestores();
     if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
     for (const s of [...this.streams]) s.close('watch hub closed');
   }
@@ -294,6 +304,32 @@ export class WatchHub {
         this.toUnsynced(w);
       }
     }
+  }
+
+  /**
+   * The store was replaced by a snapshot at `revision`: events up to it will never come live.
+   * Every synced watcher keeps its nextRev and catches up from the restored history instead.
+   */
+  private onStoreRestored(revision: number): void {
+    assert.ok(Number.isSafeInteger(revision) && revision >= 0, `restored revision ${revision}`);
+    assert.ok(revision >= this.revision, `store restored at ${revision}, below the hub's ${this.revision}`);
+    if (this.revision < 0) return; // before the status answer: nobody watches yet, and it will be later
+    this.revision = revision;
+    const moved = this.synced.size;
+    for (const w of this.syncedWatchers()) {
+      assert.ok(this.synced.remove(w.key, w.end, w), 'synced watcher is indexed');
+      w.state = 'unsynced';
+      this.unsynced.add(w);
+    }
+    assert.equal(this.synced.size, 0, 'no watcher stays synced across a restore');
+    if (moved > 0 || this.unsynced.size > 0) void this.runCatchup();
+  }
+
+  /** Every synced watcher (a copy: the caller may move them). */
+  private syncedWatchers(): Watcher[] {
+    const out: Watcher[] = [];
+    for (const s of this.streams) for (const w of s.allWatchers()) if (w.state === 'synced') out.push(w);
+    return out;
   }
 
   /**
@@ -430,6 +466,7 @@ export class WatchStream {
 
   get full(): boolean { return this.bufferedBytes >= STREAM_BUFFER_BYTES_MAX; }
   get watcherCount(): number { return this.watchers.size; }
+  allWatchers(): IterableIterator<Watcher> { return this.watchers.values(); }
   get isClosed(): boolean { return this.closed; }
 
   /** Handles one request from the client. */

@@ -36,6 +36,8 @@ export interface ClusterMember extends MemberSpec {
   /** Starts the process (again) with the cluster's flags; does not wait for health. */
   start(): void;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a signal without waiting for anything (e.g. SIGUSR2, the failpoint toggle); false if not running. */
+  signal(sig: NodeJS.Signals): boolean;
 }
 
 export interface Cluster {
@@ -137,6 +139,10 @@ export function makeMember(spec: MemberSpec, flags: string[]): ClusterMember {
       const timer = setTimeout(() => c.kill('SIGKILL'), STOP_TIMEOUT_MS);
       await exited;
       clearTimeout(timer);
+    },
+    signal: (sig: NodeJS.Signals) => {
+      const c = child;
+      return c !== undefined && live.has(c) && c.kill(sig);
     },
   };
   return member;
