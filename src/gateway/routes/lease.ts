@@ -20,9 +20,8 @@
 
 import assert from 'node:assert/strict';
 import { STATUS_CODES } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { EtcdError, GrpcCode, httpStatusOf } from '../../api/errors.js';
 import type {
@@ -37,6 +36,7 @@ import {
 import { parseMessage } from '../../../schemas/jsonpb.js';
 import { JsonStreamSplitter } from '../../watch/json-stream.js';
 import type { GatewayPlugin } from '../app.js';
+import { routeWebSocket } from '../upgrade.js';
 import { encodeBase64 } from '../base64.js';
 import { headerJson } from '../codec.js';
 import { decodeBody } from '../gojson.js';
@@ -315,36 +315,6 @@ function serveWebSocket(svc: LeaseService, ws: WebSocket, maxRecvBytes: number, 
 
 // ---- WebSocket upgrades ----
 
-interface UpgradeRoute {
-  svc: LeaseService;
-  maxRecvBytes: number;
-  live: Set<() => void>;
-}
-
-/** Upgrade routes per HTTP server (one listener per server, shared by /v3 and /v3beta). */
-const upgradeRoutes = new WeakMap<Server, Map<string, UpgradeRoute>>();
-
-function attachUpgrade(server: Server, path: string, route: UpgradeRoute, maxPayloadBytes: number): void {
-  let routes = upgradeRoutes.get(server);
-  if (routes === undefined) {
-    routes = new Map();
-    upgradeRoutes.set(server, routes);
-    const table = routes;
-    const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes });
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const url = req.url ?? '';
-      const q = url.indexOf('?');
-      const r = table.get(q < 0 ? url : url.slice(0, q));
-      if (r === undefined) {
-        // Another service's upgrade listener (watch) may own the path; answer only when alone.
-        if (server.listenerCount('upgrade') === 1) socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => serveWebSocket(r.svc, ws, r.maxRecvBytes, r.live));
-    });
-  }
-  routes.set(path, route);
-}
 
 // ---- the plugin ----
 
@@ -395,7 +365,7 @@ function registerKeepAlive(app: Parameters<GatewayPlugin>[0], svc: LeaseService,
       serveHttp(svc, typeof body.on === 'function' ? body : req.raw, reply.raw, maxRecvBytes, live);
     });
   });
-  attachUpgrade(app.server, `${app.prefix}/lease/keepalive`, { svc, maxRecvBytes, live }, REQUEST_CHARS_PER_RECV_BYTE * maxRecvBytes);
+  routeWebSocket(app.server, `${app.prefix}/lease/keepalive`, REQUEST_CHARS_PER_RECV_BYTE * maxRecvBytes, (ws) => serveWebSocket(svc, ws, maxRecvBytes, live));
   app.addHook('preClose', async () => {
     for (const close of [...live]) close();
   });

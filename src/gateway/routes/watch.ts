@@ -17,15 +17,15 @@
 // and closing the connection frees all of it.
 
 import assert from 'node:assert/strict';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { EtcdError, GrpcCode } from '../../api/errors.js';
 import { WatchRequestJson } from '../../../schemas/watch.js';
 import type { WatchRequestJson as WatchRequestJsonT } from '../../../schemas/watch.js';
 import { parseMessage } from '../../../schemas/jsonpb.js';
 import type { GatewayPlugin } from '../app.js';
+import { routeWebSocket } from '../upgrade.js';
 import { headerJson, keyValueJson, revisionOf } from '../codec.js';
 import { decodeBody } from '../gojson.js';
 import { APPLICATION_JSON, CORS_HEADERS, errorBody } from '../http.js';
@@ -211,34 +211,6 @@ function serveWebSocket(hub: WatchHub, ws: WebSocket, maxRecvBytes: number, live
 
 // ---- the plugin ----
 
-interface UpgradeRoute {
-  hub: WatchHub;
-  maxRecvBytes: number;
-  live: Set<() => void>;
-}
-
-/** Upgrade routes per HTTP server (one listener per server, shared by /v3 and /v3beta). */
-const upgradeRoutes = new WeakMap<Server, Map<string, UpgradeRoute>>();
-
-function attachUpgrade(server: Server, path: string, route: UpgradeRoute, maxPayloadBytes: number): void {
-  let routes = upgradeRoutes.get(server);
-  if (routes === undefined) {
-    routes = new Map();
-    upgradeRoutes.set(server, routes);
-    const table = routes;
-    const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes });
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const q = (req.url ?? '').indexOf('?');
-      const r = table.get(q < 0 ? req.url ?? '' : (req.url ?? '').slice(0, q));
-      if (r === undefined) {
-        if (server.listenerCount('upgrade') === 1) socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      void r.hub.ready.then(() => wss.handleUpgrade(req, socket, head, (ws) => serveWebSocket(r.hub, ws, r.maxRecvBytes, r.live)));
-    });
-  }
-  routes.set(path, route);
-}
 
 /**
  * The watch plugin for buildGateway's `services`: POST and WebSocket `{prefix}/watch`, served by
@@ -256,7 +228,7 @@ export function watchService(hub: WatchHub): GatewayPlugin {
       const body = (req.body ?? req.raw) as Readable;
       serveHttp(hub, req.raw, typeof body.on === 'function' ? body : req.raw, reply.raw, maxRecvBytes, live);
     });
-    attachUpgrade(app.server, `${app.prefix}/watch`, { hub, maxRecvBytes, live }, REQUEST_CHARS_PER_RECV_BYTE * maxRecvBytes);
+    routeWebSocket(app.server, `${app.prefix}/watch`, REQUEST_CHARS_PER_RECV_BYTE * maxRecvBytes, (ws) => serveWebSocket(hub, ws, maxRecvBytes, live), hub.ready);
     // Streams never end by themselves: close them, or the server's close would wait forever.
     app.addHook('preClose', async () => {
       for (const close of [...live]) close();
