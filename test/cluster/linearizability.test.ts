@@ -16,9 +16,8 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import test from 'node:test';
 import { checkHistory } from '../linearizability/checker.js';
-import { rng } from '../linearizability/generate.js';
+import { randomKvOp, rng } from '../linearizability/generate.js';
 import { hashKvOf } from '../linearizability/hashkv.js';
-import type { KvOp } from '../linearizability/history.js';
 import { Recorder, recordedOp } from '../linearizability/record.js';
 import { b64, post, sleep, startCluster, status, waitFor } from '../helpers/cluster.js';
 import type { Cluster, ClusterMember } from '../helpers/cluster.js';
@@ -38,16 +37,6 @@ const DOWN_MS = 1500;
 const RETRY_PAUSE_MS = 50;
 const LEADER_TIMEOUT_MS = 10_000;
 const CONVERGE_TIMEOUT_MS = 20_000;
-
-function randomOp(rand: () => number, client: number, n: number, lastSeen: Map<string, string>): KvOp {
-  const key = `lin/k${Math.floor(rand() * KEYS)}`;
-  const roll = rand();
-  const value = `c${client}-${n}`;
-  if (roll < 0.4) return { kind: 'get', key };
-  if (roll < 0.7) return { kind: 'put', key, value };
-  // CAS from the last value this client saw for the key (so that some succeed, some race)
-  return { kind: 'cas', key, expected: lastSeen.get(key) ?? 'none', value };
-}
 
 /** The running member that every running member names as leader. */
 async function currentLeader(c: Cluster): Promise<ClusterMember> {
@@ -74,7 +63,7 @@ async function client(c: Cluster, run: Run, id: number): Promise<void> {
   for (let n = 0; !run.stopping && run.invoked < OPS_INVOKED_MAX; n++) {
     const m = c.members[(id + n) % c.members.length]!;
     run.invoked++;
-    const op = randomOp(rand, id, n, lastSeen);
+    const op = randomKvOp(rand, id, n, lastSeen, KEYS);
     const r = await recordedOp(run.rec, id, m.url, op);
     if (r === undefined) {
       await sleep(RETRY_PAUSE_MS);

@@ -83,3 +83,16 @@ function runSequentially(planned: Planned[]): void {
   }
   assert.ok(planned.every((p) => (p.h.ret === undefined) === (p.h.result === undefined)), 'every answered op has a result');
 }
+
+/**
+ * One random client op for live tests: 40% gets, 30% puts, 30% compare-and-swaps from the last
+ * value this client saw for the key (so that some succeed and some race), over `keys` keys.
+ */
+export function randomKvOp(rand: () => number, client: number, n: number, lastSeen: Map<string, string>, keys: number): KvOp {
+  const key = `lin/k${Math.floor(rand() * keys)}`;
+  const roll = rand();
+  const value = `c${client}-${n}`;
+  if (roll < 0.4) return { kind: 'get', key };
+  if (roll < 0.7) return { kind: 'put', key, value };
+  return { kind: 'cas', key, expected: lastSeen.get(key) ?? 'none', value };
+}

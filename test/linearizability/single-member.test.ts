@@ -9,8 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { startTetcd, tetcdMissingReason, type ServerHandle } from '../helpers/servers.js';
 import { checkHistory } from './checker.js';
-import { rng } from './generate.js';
-import type { KvOp } from './history.js';
+import { randomKvOp, rng } from './generate.js';
 import { Recorder, recordedOp } from './record.js';
 
 const CLIENTS = 4;
@@ -23,16 +22,6 @@ const OPS_INVOKED_MAX = 3000;
 const KILL_AT_OPS = 300;
 /** A client's pause after a request without an answer (the member may be down). */
 const RETRY_PAUSE_MS = 50;
-
-function randomOp(rand: () => number, client: number, n: number, lastSeen: Map<string, string>): KvOp {
-  const key = `lin/k${Math.floor(rand() * KEYS)}`;
-  const roll = rand();
-  const value = `c${client}-${n}`;
-  if (roll < 0.4) return { kind: 'get', key };
-  if (roll < 0.7) return { kind: 'put', key, value };
-  // CAS from the last value this client saw for the key (so that some succeed, some race)
-  return { kind: 'cas', key, expected: lastSeen.get(key) ?? 'none', value };
-}
 
 test('single member: concurrent puts, gets and CAS across a kill -9 are linearizable', { skip: tetcdMissingReason(), timeout: 180_000 }, async (t) => {
   let server: ServerHandle = await startTetcd({ t, name: 'lin' });
@@ -53,7 +42,7 @@ test('single member: concurrent puts, gets and CAS across a kill -9 are lineariz
     for (let n = 0; answered < OPS_ANSWERED && invoked < OPS_INVOKED_MAX; n++) {
       if (invoked >= KILL_AT_OPS && restarted === undefined) restarted = crash();
       invoked++;
-      const op = randomOp(rand, client, n, lastSeen);
+      const op = randomKvOp(rand, client, n, lastSeen, KEYS);
       const r = await recordedOp(rec, client, url, op);
       if (r !== undefined) answered++;
       if (r === undefined) await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
