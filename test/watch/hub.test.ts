@@ -6,10 +6,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KeyValue } from '../../src/api/types.js';
-import type { ReadEventsReply, RevisionEvents, WatchStatusReply } from '../../src/server/messages.js';
 import { STREAM_BUFFER_BYTES_MAX, WatchHub, fragmentEvents } from '../../src/watch/hub.js';
-import type { StreamSink, WatchSource } from '../../src/watch/hub.js';
+import type { StreamSink } from '../../src/watch/hub.js';
+import { FakeSource, kvOf } from './fake-source.js';
 import { JsonStreamSplitter } from '../../src/watch/json-stream.js';
 import { OPEN_END, RangeIndex } from '../../src/watch/range-index.js';
 import type { WatchEvent, WatchResponse } from '../../src/watch/types.js';
@@ -66,42 +65,6 @@ test('fragmentEvents splits by size and never returns an empty fragment', () => 
 });
 
 // ---- the hub over a fake member ----
-
-function kvOf(key: string, rev: number, valueBytes = 10): KeyValue {
-  return { key: enc(key), value: new Uint8Array(valueBytes), createRevision: rev, modRevision: rev, version: 1, lease: 0n };
-}
-
-class FakeSource implements WatchSource {
-  readonly clusterId = 1n;
-  readonly memberId = 2n;
-  history: RevisionEvents[] = [];
-  compactRevision = 0;
-  private listener: ((r: RevisionEvents[], term: number) => void) | undefined;
-  reads = 0;
-
-  subscribeEvents(l: (r: RevisionEvents[], term: number) => void): () => void {
-    this.listener = l;
-    return () => { this.listener = undefined; };
-  }
-  get revision(): number { return this.history[this.history.length - 1]?.revision ?? 1; }
-  /** Applies revisions with one event each on `keys` (one revision per key). */
-  write(keys: string[], valueBytes = 10): void {
-    const batch: RevisionEvents[] = keys.map((k, i) => ({ revision: this.revision + 1 + i, events: [{ type: 'PUT', kv: kvOf(k, this.revision + 1 + i, valueBytes) }] }));
-    this.history.push(...batch);
-    this.listener?.(batch, 1);
-  }
-  async readEvents(fromRev: number, toRev: number, maxEvents: number): Promise<ReadEventsReply> {
-    this.reads++;
-    await new Promise((r) => setImmediate(r));
-    if (fromRev < this.compactRevision) return { type: 'readEvents', id: 0n, compactRevision: this.compactRevision };
-    const revisions = this.history.filter((r) => r.revision >= fromRev && r.revision <= toRev).slice(0, maxEvents);
-    const nextRev = revisions.length === 0 ? toRev + 1 : revisions[revisions.length - 1]!.revision + 1;
-    return { type: 'readEvents', id: 0n, revisions, nextRev: Math.max(nextRev, fromRev) };
-  }
-  async watchStatus(): Promise<WatchStatusReply> {
-    return { type: 'watchStatus', id: 0n, revision: this.revision, compactRevision: this.compactRevision, raftTerm: 1 };
-  }
-}
 
 /** A sink whose writes complete only on `flush()` while `stalled`. */
 class FakeSink implements StreamSink {

@@ -6,63 +6,12 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KeyValue } from '../../src/api/types.js';
-import type { ReadEventsReply, RevisionEvents, WatchStatusReply } from '../../src/server/messages.js';
 import { WatchHub } from '../../src/watch/hub.js';
-import type { StreamSink, WatchSource } from '../../src/watch/hub.js';
+import type { StreamSink } from '../../src/watch/hub.js';
+import { FakeSource } from './fake-source.js';
 import type { WatchResponse } from '../../src/watch/types.js';
 
 const enc = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
-
-function kvOf(key: string, rev: number): KeyValue {
-  return { key: enc(key), value: enc(`v${rev}`), createRevision: rev, modRevision: rev, version: 1, lease: 0n };
-}
-
-/** A member whose history can grow live (write) or behind the hub's back (restore). */
-class RestoringSource implements WatchSource {
-  readonly clusterId = 1n;
-  readonly memberId = 2n;
-  history: RevisionEvents[] = [];
-  compactRevision = 0;
-  private onEvents: ((r: RevisionEvents[], term: number) => void) | undefined;
-  private onRestore: ((revision: number) => void) | undefined;
-
-  subscribeEvents(l: (r: RevisionEvents[], term: number) => void): () => void {
-    this.onEvents = l;
-    return () => { this.onEvents = undefined; };
-  }
-  subscribeRestores(l: (revision: number) => void): () => void {
-    this.onRestore = l;
-    return () => { this.onRestore = undefined; };
-  }
-  get revision(): number { return this.history[this.history.length - 1]?.revision ?? 1; }
-  private append(keys: string[]): RevisionEvents[] {
-    const batch = keys.map((k, i) => ({ revision: this.revision + 1 + i, events: [{ type: 'PUT' as const, kv: kvOf(k, this.revision + 1 + i) }] }));
-    this.history.push(...batch);
-    return batch;
-  }
-  /** Applied and posted as a live batch. */
-  write(keys: string[]): void {
-    const batch = this.append(keys); // not inside ?.(): its arguments are skipped without a listener
-    this.onEvents?.(batch, 1);
-  }
-  /** Arrives in a leader's snapshot: in the history, announced only as a restore. */
-  restore(keys: string[], compactRevision = this.compactRevision): void {
-    this.append(keys);
-    this.compactRevision = compactRevision;
-    this.onRestore?.(this.revision);
-  }
-  async readEvents(fromRev: number, toRev: number, maxEvents: number): Promise<ReadEventsReply> {
-    await new Promise((r) => setImmediate(r));
-    if (fromRev < this.compactRevision) return { type: 'readEvents', id: 0n, compactRevision: this.compactRevision };
-    const revisions = this.history.filter((r) => r.revision >= fromRev && r.revision <= toRev).slice(0, maxEvents);
-    const nextRev = revisions.length === 0 ? toRev + 1 : revisions[revisions.length - 1]!.revision + 1;
-    return { type: 'readEvents', id: 0n, revisions, nextRev: Math.max(nextRev, fromRev) };
-  }
-  async watchStatus(): Promise<WatchStatusReply> {
-    return { type: 'watchStatus', id: 0n, revision: this.revision, compactRevision: this.compactRevision, raftTerm: 1 };
-  }
-}
 
 class Sink implements StreamSink {
   readonly got: WatchResponse[] = [];
@@ -82,11 +31,11 @@ async function until(cond: () => boolean): Promise<void> {
   assert.ok(cond(), 'condition not reached');
 }
 
-const revisionsOf = (src: RestoringSource, key: string): number[] =>
+const revisionsOf = (src: FakeSource, key: string): number[] =>
   src.history.filter((r) => r.events.some((e) => Buffer.from(e.kv.key).toString('latin1') === key)).map((r) => r.revision);
 
 test('after a store restore, synced watchers get the skipped revisions from history, then live ones', async () => {
-  const src = new RestoringSource();
+  const src = new FakeSource();
   src.write(['a', 'b', 'a']);
   const hub = new WatchHub(src, { progressNotifyIntervalMs: 0 });
   await hub.ready;
@@ -112,7 +61,7 @@ test('after a store restore, synced watchers get the skipped revisions from hist
 });
 
 test('after a store restore whose history is compacted past a watcher, it is canceled with compact_revision', async () => {
-  const src = new RestoringSource();
+  const src = new FakeSource();
   src.write(['a']);
   const hub = new WatchHub(src, { progressNotifyIntervalMs: 0 });
   await hub.ready;
