@@ -64,6 +64,8 @@ function normalize(text: string, path: string): unknown {
     const body = (v.result ?? v) as Record<string, any>;
     if (body.header !== undefined) body.header = { revision: body.header.revision };
     if (path.endsWith('/timetolive') && body.TTL !== undefined && body.TTL !== '-1') body.TTL = Number(body.TTL) > 0 ? 'positive' : body.TTL;
+    // etcd keeps a lease's keys in a Go map: their order in timetolive is not part of its answer.
+    if (Array.isArray(body.keys)) body.keys = [...(body.keys as string[])].sort();
     if (Array.isArray(body.leases)) body.leases = (body.leases as Array<{ ID: string }>).map((l) => l.ID).sort();
     return v;
   });
