@@ -38,6 +38,8 @@ export interface BenchOptions {
   readonly transport: 'http' | 'ws';
   /** Watch fan-out: the writer's puts per second. */
   readonly ratePerS: number;
+  /** Lease keep-alives (`lease`): the lease counts L to measure (a list runs each), instead of client counts. */
+  readonly leaseCounts: number[];
   readonly http: HttpClientKind;
   readonly requestTimeoutMs: number;
   readonly profile: boolean;
@@ -60,6 +62,7 @@ export const limits = {
   requestTimeoutMsMax: 120_000,
   watchersMax: 20_000,
   ratePerSMax: 20_000,
+  leasesMax: 1_000_000,
 } as const;
 
 export const USAGE = `usage: npm run bench -- <scenario> [flags]
@@ -90,6 +93,15 @@ watch fan-out ('watch'):
   --param watches-per-socket=N   ws: watches per socket (default 100)
   --param open-rate=N     watchers opened per second (default 1000)
   --param drain=S         seconds watchers may take to catch up after the writer (default 10)
+lease keep-alives ('lease'):
+  --leases L[,L...]       leases granted, then kept alive; a list runs each (default 1000)
+  --transport http|ws     keep-alive streams: POST /v3/lease/keepalive or WebSocket (default http)
+  --param streams=N       keep-alive streams (default 16)
+  --param window=N        keep-alives in flight per stream (default 1)
+  --param ttl=S           TTL of the granted leases (default 3600)
+  --param grant-concurrency=N   grants (and revokes) in flight (default 64)
+  --param idle=S          idle window for the CPU at rest, 0 = skip (default 10)
+  --param settle=S        pause after granting, before the idle window (default 2)
 output:
   --profile               tetcd writes per-thread CPU profiles (TETCD_CPU_PROFILE_DIR)
   --no-record             do not write bench/out, bench/RESULTS.md or bench/charts
@@ -175,7 +187,7 @@ function splitArgv(argv: readonly string[]): Raw {
 const valueFlags = new Set([
   '--endpoints', '--target', '--compare', '--members', '--clients', '--threads', '--duration', '--warmup',
   '--rounds', '--http', '--timeout', '--keys', '--value-size', '--read-ratio', '--param', '--note',
-  '--watchers', '--transport', '--rate',
+  '--watchers', '--transport', '--rate', '--leases',
 ]);
 
 type One = (name: string) => string | undefined;
@@ -226,10 +238,12 @@ export function parseOptions(argv: readonly string[], cores = os.availableParall
   if (http !== 'raw' && http !== 'node') throw new UsageError(`--http wants raw or node, got '${http}'`);
   const clientCounts = parseClientCounts(one('--clients') ?? '16');
   const fanout = parseFanout(one);
+  const leaseCounts = parseClientCounts(one('--leases') ?? '1000', '--leases', limits.leasesMax);
   const threadsText = one('--threads');
   return {
     ...targets,
     ...fanout,
+    leaseCounts,
     clientCounts,
     threads: threadsText === undefined ? Math.max(1, Math.min(cores, Math.max(...clientCounts))) : intIn('--threads', threadsText, 1, limits.threadsMax),
     durationS: numIn('--duration', one('--duration') ?? '10', 0.1, limits.durationSMax),
@@ -266,5 +280,40 @@ export function fanoutParams(params: Readonly<Record<string, string>>): FanoutPa
     watchesPerSocket: intIn('--param watches-per-socket', params['watches-per-socket'] ?? '100', 1, 10_000),
     openRatePerS: numIn('--param open-rate', params['open-rate'] ?? '1000', 1, 100_000),
     drainS: numIn('--param drain', params.drain ?? '10', 0.1, 600),
+  };
+}
+
+/** The lease scenario's `--param` knobs, with their defaults and bounds (see bench/README.md). */
+export interface LeaseParams {
+  /** Keep-alive streams held open during the keep-alive window (each its own connection). */
+  readonly streams: number;
+  /** Keep-alives in flight per stream: 1 = send the next when the answer arrives. */
+  readonly window: number;
+  /** TTL the leases are granted with; long, so that none can expire however slow the grants are. */
+  readonly ttlS: number;
+  /** Grant (and revoke) requests in flight at once, each on its own connection. */
+  readonly grantConcurrency: number;
+  /** The idle window in which the server's CPU at rest is measured; 0 skips it. */
+  readonly idleS: number;
+  /** Pause between the last grant and the idle window, for the servers' own batching to settle. */
+  readonly settleS: number;
+}
+
+const leaseParamNames = ['streams', 'window', 'ttl', 'grant-concurrency', 'idle', 'settle'];
+
+/** Largest TTL etcd grants (its MaxLeaseTTL, 9,000,000,000 s); more is refused by both servers. */
+export const leaseTtlSMax = 9_000_000_000;
+
+export function leaseParams(params: Readonly<Record<string, string>>): LeaseParams {
+  for (const name of Object.keys(params)) {
+    if (!leaseParamNames.includes(name)) throw new UsageError(`lease: unknown --param ${name} (${leaseParamNames.join(', ')})`);
+  }
+  return {
+    streams: intIn('--param streams', params.streams ?? '16', 1, limits.clientsMax),
+    window: intIn('--param window', params.window ?? '1', 1, 64),
+    ttlS: intIn('--param ttl', params.ttl ?? '3600', 10, leaseTtlSMax),
+    grantConcurrency: intIn('--param grant-concurrency', params['grant-concurrency'] ?? '64', 1, 1024),
+    idleS: numIn('--param idle', params.idle ?? '10', 0, limits.warmupSMax),
+    settleS: numIn('--param settle', params.settle ?? '2', 0, 60),
   };
 }

@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isLeasePoint, leaseRatios } from './lease.js';
+import type { LeasePoint } from './lease.js';
 import type { BenchOptions } from './options.js';
 import type { PointResult, Ratios } from './stats.js';
 
@@ -106,10 +108,41 @@ export function fanoutRatiosTable(rs: readonly Ratios[]): string {
   return rows.join('\n');
 }
 
-function countsLines(title: string, points: readonly PointResult[], pick: (p: PointResult) => Record<string, number>): string[] {
+const cores = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : `${(x * 100).toFixed(1)}%`);
+
+/** Lease points: grants, the cost at rest, keep-alives/s and latency (see bench/README.md). */
+export function leaseTable(points: readonly PointResult[]): string {
+  const rows = [
+    '| target | transport | leases | grants/s | idle CPU, no lease | idle CPU, L leases | RSS before MiB | RSS at rest MiB | B/lease | streams | keep-alives/s | p50 ms | p99 ms | max ms | errors | expired | bench CPU | server CPU |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const p of points.filter(isLeasePoint)) {
+    const f = p.lease;
+    rows.push(`| ${p.target} | ${f.transport} | ${p.clients} | ${Math.round(f.grantPerS)} | ${cores(f.idleBaseCpuCores)} | ${cores(f.idleCpuCores)} | ` +
+      `${kib(f.rssBaseKiB)} | ${kib(f.rssIdleEndKiB)} | ${Number.isFinite(f.rssPerLeaseBytes) ? Math.round(f.rssPerLeaseBytes) : '-'} | ` +
+      `${f.streams}${f.window > 1 ? ` × ${f.window}` : ''} | ${Math.round(p.opsPerS)} | ${msOf(p.latencyUs.p50)} | ${msOf(p.latencyUs.p99)} | ${msOf(p.latencyUs.max)} | ` +
+      `${p.errorCount} | ${f.expired} | ${pct(p.generatorCpuCores)} | ${pct(p.serverCpuCores)} |`);
+  }
+  return rows.join('\n');
+}
+
+/** tetcd/etcd per L, computed from the merged lease points. */
+export function leaseRatiosTable(points: readonly PointResult[]): string {
+  const leases = points.filter(isLeasePoint);
+  const rows = ['| tetcd/etcd | keep-alives/s | p50 | p99 | server CPU | grants/s | idle CPU | memory/lease |', '|--:|--:|--:|--:|--:|--:|--:|--:|'];
+  for (const t of leases.filter((p) => p.target === 'tetcd')) {
+    const e: LeasePoint | undefined = leases.find((p) => p.target === 'etcd' && p.clients === t.clients);
+    if (e === undefined) continue;
+    const r = leaseRatios(t, e);
+    rows.push(`| ${r.leases} leases | ${ratio(r.opsPerS)} | ${ratio(r.p50)} | ${ratio(r.p99)} | ${ratio(r.serverCpu)} | ${ratio(r.grantPerS)} | ${ratio(r.idleCpu)} | ${ratio(r.rssPerLease)} |`);
+  }
+  return rows.length === 2 ? '' : rows.join('\n');
+}
+
+function countsLines(title: string, points: readonly PointResult[], pick: (p: PointResult) => Record<string, number>, unit = 'clients'): string[] {
   const lines: string[] = [];
   for (const p of points) {
-    for (const [label, n] of Object.entries(pick(p))) lines.push(`- ${p.target}, ${p.clients} clients: ${n} × \`${label}\``);
+    for (const [label, n] of Object.entries(pick(p))) lines.push(`- ${p.target}, ${p.clients} ${unit}: ${n} × \`${label}\``);
   }
   return lines.length === 0 ? [] : [`${title}:`, '', ...lines, ''];
 }
@@ -119,6 +152,7 @@ export function markdownSummary(run: RunRecord, jsonFile: string | undefined): s
   const o = run.options;
   const m = run.machine;
   const fanout = run.merged.some((p) => p.fanout !== undefined);
+  if (run.merged.some(isLeasePoint)) return leaseMarkdown(run, jsonFile);
   const parts = [
     `### ${run.scenario}: ${[...new Set(run.merged.map((p) => p.target))].join(' vs ')}, ${run.startedAt}`,
     '',
@@ -148,6 +182,39 @@ export function markdownSummary(run: RunRecord, jsonFile: string | undefined): s
   parts.push(...countsLines('Errors', run.merged, (p) => p.errors), ...countsLines('Outcomes', run.merged, (p) => p.outcomes));
   for (const f of run.failures) parts.push(`Not measured: ${f}`, '');
   if (run.profileDir !== undefined) parts.push(`CPU profiles: \`${run.profileDir}\``, '');
+  if (o.note !== '') parts.push(`Note: ${o.note}`, '');
+  if (jsonFile !== undefined) parts.push(`Raw data: \`${jsonFile}\` (not committed).`, '');
+  return parts.join('\n');
+}
+
+function machineLine(m: MachineInfo): string {
+  return `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; disk ${m.disk}. ` +
+    'The load generator runs on the same cores as the server (bench CPU and server CPU: average cores busy ' +
+    'during the measured window; 100% = one core).';
+}
+
+/** The RESULTS.md entry of a lease run (see bench/README.md, "Lease keep-alives"). */
+function leaseMarkdown(run: RunRecord, jsonFile: string | undefined): string {
+  const o = run.options;
+  const first = run.merged.find(isLeasePoint);
+  assert.ok(first !== undefined, 'a lease run has lease points');
+  const f = first.lease;
+  const parts = [
+    `### ${run.scenario}: ${[...new Set(run.merged.map((p) => p.target))].join(' vs ')}, ${run.startedAt}`,
+    '', machineLine(run.machine), '', '```sh', run.command, '```', '',
+    `${o.rounds} round(s) per target${o.compare ? ' alternating tetcd/etcd (a fresh server each)' : ''}. Per L: L leases granted ` +
+      `with TTL ${f.ttlS} s (grants/s: L / time to grant them, ${o.params['grant-concurrency'] ?? '64'} in flight); ` +
+      `idle CPU: server CPU time (utime+stime, all members) over ${f.idleS} s of no requests, with no lease (the baseline) and with ` +
+      `the L leases granted and not kept alive; RSS before granting and after the idle window, B/lease = their difference / L. ` +
+      `Then ${o.durationS} s measured after ${o.warmupS} s warm-up of keep-alives over ${f.streams} ${f.transport === 'http' ? 'POST /v3/lease/keepalive streams' : 'WebSocket streams'} ` +
+      `(${f.window} in flight per stream), each renewing its own share of the L leases in turn: keep-alives/s answered with TTL > 0 ` +
+      'for the right lease, latency send -> answer; expired: answers with TTL 0.',
+    '', leaseTable(run.merged), '',
+  ];
+  const ratios = leaseRatiosTable(run.merged);
+  if (ratios !== '') parts.push('Ratios (tetcd/etcd; keep-alives/s and grants/s above 1, latency, CPU and memory below 1 favour tetcd):', '', ratios, '');
+  parts.push(...countsLines('Errors', run.merged, (p) => p.errors, 'leases'));
+  for (const x of run.failures) parts.push(`Not measured: ${x}`, '');
   if (o.note !== '') parts.push(`Note: ${o.note}`, '');
   if (jsonFile !== undefined) parts.push(`Raw data: \`${jsonFile}\` (not committed).`, '');
   return parts.join('\n');

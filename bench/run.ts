@@ -14,9 +14,12 @@ import path from 'node:path';
 import type { Piscina } from 'piscina';
 import { ledgerBytes, ledgerBytesMax, runFanoutPoint } from './fanout-runner.js';
 import { RawConnection } from './http-client.js';
-import { fanoutParams, parseOptions, USAGE, UsageError } from './options.js';
+import { isLeasePoint, LEASE_SCENARIO, leaseRoundBudgetS, mergeLeaseRounds } from './lease.js';
+import type { LeasePoint } from './lease.js';
+import { runLeaseRound } from './lease-runner.js';
+import { fanoutParams, leaseParams, parseOptions, USAGE, UsageError } from './options.js';
 import type { BenchOptions, FanoutParams } from './options.js';
-import { fanoutRatiosTable, fanoutTable, machineInfo, pointsTable, ratiosTable, writeRunFiles } from './report.js';
+import { fanoutRatiosTable, fanoutTable, leaseRatiosTable, leaseTable, machineInfo, pointsTable, ratiosTable, writeRunFiles } from './report.js';
 import type { RunRecord } from './report.js';
 import { createPool, runPoint, warmPool } from './runner.js';
 import type { PrepareContext, Scenario, ScenarioOptions } from './scenario.js';
@@ -106,9 +109,28 @@ function fanoutProgressLine(p: PointResult): string {
     Object.entries(p.errors).map(([k, n]) => `\n    ${n} × ${k}`).join('');
 }
 
-/** The points of one target and round: one per client count, or per watcher count (fan-out). */
+function leaseProgressLine(p: LeasePoint): string {
+  const f = p.lease;
+  const l = p.latencyUs;
+  const cpu = (x: number | undefined): string => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
+  return `[${p.target} round ${p.round}] ${p.clients} leases: granted at ${Math.round(f.grantPerS)}/s, idle CPU ${cpu(f.idleBaseCpuCores)} -> ${cpu(f.idleCpuCores)}, ` +
+    `RSS +${Math.round(f.rssPerLeaseBytes)} B/lease; ${f.streams} ${f.transport} streams: ${Math.round(p.opsPerS)} keep-alives/s, ` +
+    `p50 ${fmtMs(l.p50)} ms, p99 ${fmtMs(l.p99)} ms, max ${fmtMs(l.max)} ms, errors ${p.errorCount}, expired ${f.expired}, restarts ${f.restarts}` +
+    `${p.generatorCpuCores === undefined ? '' : `, bench CPU ${Math.round(p.generatorCpuCores * 100)}%`}` +
+    `${p.serverCpuCores === undefined ? '' : `, server CPU ${Math.round(p.serverCpuCores * 100)}%`}` +
+    Object.entries(p.errors).map(([k, n]) => `\n    ${n} × ${k}`).join('');
+}
+
+/** The points of one target and round: one per client count, or per watcher count (fan-out), or per lease count. */
 async function measurePoints(pool: Piscina, o: BenchOptions, scenario: Scenario, plan: TargetPlan, round: number, server: RunningServer): Promise<PointResult[]> {
   const points: PointResult[] = [];
+  if (o.scenario === LEASE_SCENARIO) {
+    return await runLeaseRound({
+      target: plan.label, round, endpoints: server.endpoints, serverPids: server.pids, ownsServer: o.endpoints.length === 0,
+      leaseCounts: o.leaseCounts, transport: o.transport, params: leaseParams(o.params),
+      warmupMs: o.warmupS * 1000, durationMs: o.durationS * 1000, requestTimeoutMs: o.requestTimeoutMs,
+    }, (p) => process.stderr.write(`${leaseProgressLine(p)}\n`));
+  }
   if (scenario.streams === 'watch-fanout') {
     const fp = fanoutParams(o.params);
     for (const watchers of o.watcherCounts) {
@@ -174,7 +196,7 @@ async function measureAll(pool: Piscina, o: BenchOptions, scenario: Scenario, pl
 function mergeAll(points: readonly PointResult[]): PointResult[] {
   const groups = new Map<string, PointResult[]>();
   for (const p of points) groups.set(`${p.target}\0${p.clients}`, [...(groups.get(`${p.target}\0${p.clients}`) ?? []), p]);
-  return [...groups.values()].map(mergeRounds);
+  return [...groups.values()].map((g) => (g.every(isLeasePoint) ? mergeLeaseRounds(g) : mergeRounds(g)));
 }
 
 function ratiosOf(merged: readonly PointResult[]): Ratios[] {
@@ -193,6 +215,7 @@ function shellQuote(a: string): string {
 /** Seconds the points of one target and round may take: window, warm-up, allowance (and fan-out's opening and drain). */
 function pointsBudgetS(o: BenchOptions, fanout: FanoutParams | undefined): number {
   const base = o.warmupS + o.durationS + pointAllowanceS;
+  if (o.scenario === LEASE_SCENARIO) return leaseRoundBudgetS(o.leaseCounts, leaseParams(o.params), o.warmupS, o.durationS, o.requestTimeoutMs / 1000) + pointAllowanceS;
   if (fanout === undefined) return o.clientCounts.length * base;
   const perW = (w: number): number => base + w / fanout.openRatePerS + 30 + 1 + o.requestTimeoutMs / 1000 + fanout.drainS + 5;
   return o.watcherCounts.reduce((s, w) => s + perW(w), 0);
@@ -200,7 +223,7 @@ function pointsBudgetS(o: BenchOptions, fanout: FanoutParams | undefined): numbe
 
 function startWatchdog(o: BenchOptions, targets: number, fanout: FanoutParams | undefined): void {
   const totalS = o.rounds * targets * (startAllowanceS + pointsBudgetS(o, fanout));
-  const points = fanout === undefined ? o.clientCounts.length : o.watcherCounts.length;
+  const points = o.scenario === LEASE_SCENARIO ? o.leaseCounts.length : fanout === undefined ? o.clientCounts.length : o.watcherCounts.length;
   process.stderr.write(`bench: ${o.rounds} round(s) × ${targets} target(s) × ${points} point(s) of ${o.warmupS}+${o.durationS} s; watchdog at ${Math.round(totalS)} s\n`);
   setTimeout(() => {
     process.stderr.write(`bench: watchdog: still running after ${Math.round(totalS)} s, giving up\n`);
@@ -208,7 +231,27 @@ function startWatchdog(o: BenchOptions, targets: number, fanout: FanoutParams | 
   }, totalS * 1000).unref();
 }
 
+/** The lease run's console output and files: its own table, ratios and chart. */
+function printAndRecordLease(run: RunRecord): void {
+  process.stdout.write(`\n${leaseTable(run.merged)}\n`);
+  const ratiosText = leaseRatiosTable(run.merged);
+  if (ratiosText !== '') process.stdout.write(`\n${ratiosText}\n`);
+  for (const f of run.failures) process.stdout.write(`\nnot measured: ${f}\n`);
+  if (!run.options.record || run.merged.length === 0) return;
+  const json = writeRunFiles(BENCH_DIR, run);
+  const chartDir = path.join(BENCH_DIR, 'charts');
+  fs.mkdirSync(chartDir, { recursive: true });
+  const subtitle = `${run.machine.cores} cores, Node ${run.machine.node}, ${run.options.durationS} s per point, ${run.startedAt}`;
+  const name = `${run.scenario}-${run.options.transport}`;
+  fs.writeFileSync(path.join(chartDir, `${name}.svg`), renderChart(`lease keep-alives (${run.options.transport} streams)`, subtitle, run.merged, { x: 'leases', throughput: 'keep-alives/s' }));
+  process.stdout.write(`\nwrote ${json}, appended bench/RESULTS.md, drew bench/charts/${name}.svg\n`);
+}
+
 function printAndRecord(run: RunRecord): void {
+  if (run.merged.some(isLeasePoint)) {
+    printAndRecordLease(run);
+    return;
+  }
   const fanout = run.merged.some((p) => p.fanout !== undefined);
   process.stdout.write(`\n${fanout ? fanoutTable(run.merged) : pointsTable(run.merged)}\n`);
   if (run.ratios.length > 0) process.stdout.write(`\n${fanout ? fanoutRatiosTable(run.ratios) : ratiosTable(run.ratios)}\n`);
@@ -257,6 +300,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let fanout: FanoutParams | undefined;
   try {
     fanout = scenario.streams === 'watch-fanout' ? checkFanout(o) : undefined;
+    if (o.scenario === LEASE_SCENARIO) leaseParams(o.params);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`bench: ${err.message}\n`);
