@@ -32,7 +32,10 @@ import { encodeMetaValue, metaKey } from '../src/mvcc/revision.js';
 import { decodeDump, encodeDump } from '../src/transport/snapshot-data.js';
 import type { RaftRequest } from '../src/mvcc/request-codec.js';
 import { EntryType } from '../src/raft/types.js';
-import type { Entry } from '../src/raft/types.js';
+import type { Entry, NodeId } from '../src/raft/types.js';
+import { decodeConfChange } from '../src/raft/confchange.js';
+import { CLUSTER_BUCKET_PREFIX, MemberRecords } from '../src/server/membership.js';
+import type { MemberInfo } from '../src/server/membership.js';
 
 const boot = actorBoot<ApplyInit>();
 const stopProfile = startCpuProfile(boot.name);
@@ -61,6 +64,8 @@ const STORE_OPTIONS = { onChanges: (events: readonly MvccEvent[], revision: numb
 let store = await MvccStore.open(backend, STORE_OPTIONS);
 /** The lessor and its persistence (src/lease/lease-apply.ts); reloaded with the store. */
 const leases = await openLeases();
+/** Member records and the cluster id, in the backend's cluster bucket (membership.ts); reloaded with the store. */
+let members = await MemberRecords.load(backend);
 /** The revision of the last watch event batch posted to main (the watch hub's view). */
 let postedRevision = store.currentRevision;
 log.info({ revision: store.currentRevision, consistentIndex: store.consistentIndex }, 'mvcc: store opened');
@@ -118,7 +123,9 @@ function leaseTick(): void {
 }
 
 function header(revision: number): ResponseHeader {
-  return { clusterId: init.clusterId, memberId: init.memberId, revision, raftTerm: term };
+  // A joining member starts without a cluster id (0) and stores its peers' once it has it.
+  const clusterId = members.clusterId !== 0n ? members.clusterId : init.clusterId;
+  return { clusterId, memberId: init.memberId, revision, raftTerm: term };
 }
 
 function withHeader<T extends { header: ResponseHeader }>(resp: T): T {
@@ -173,6 +180,7 @@ async function applyEntries(entries: Entry[]): Promise<void> {
         results.push(errorItem(r.id, err));
       }
     }
+    if (e.type === EntryType.ConfChange) store.stageOps(members.apply(decodeConfChange(e.data)));
     store.setConsistentIndex(e.index, e.term);
     appliedIndex = e.index;
     leases.onEntryApplied(e.term, nowMs());
@@ -329,6 +337,9 @@ async function restoreStore(index: number, data: Uint8Array): Promise<void> {
   batchEvents = [];
   store = await MvccStore.open(backend, STORE_OPTIONS);
   await leases.reload(backend, store);
+  const clusterId = members.clusterId;
+  members = await MemberRecords.load(backend);
+  if (members.clusterId === 0n && clusterId !== 0n) await backend.write(members.identity(clusterId, []), { sync: true });
   postLeaseChanges();
   postLeaseAnswers();
   assert.ok(store.consistentIndex >= index, `snapshot data at ${store.consistentIndex} is older than raft's ${index}`);
@@ -339,8 +350,16 @@ async function restoreStore(index: number, data: Uint8Array): Promise<void> {
   log.info({ index, consistentIndex: appliedIndex, revision: store.currentRevision, keys: pairs.length }, 'mvcc: store restored from a snapshot');
   // Before any later 'events' (same port): the watch hub re-reads the skipped revisions.
   toMain.send({ type: 'storeRestored', revision: store.currentRevision, compactRevision: store.compactRevision });
-  toRaft.send({ type: 'restored', index });
+  toRaft.send({ type: 'restored', index, members: members.list() });
   await serveWaitingReads();
+}
+
+/** raft-node's identity records (a new cluster's, or the id a joiner adopted): written synced. */
+async function storeIdentity(clusterId: NodeId, founders: MemberInfo[]): Promise<void> {
+  assert.ok(clusterId !== 0n || founders.length === 0, 'founders come with their cluster id');
+  const ops = members.identity(clusterId, founders);
+  if (ops.length > 0) await backend.write(ops, { sync: true });
+  log.info({ clusterId: clusterId.toString(16), founders: founders.length }, 'mvcc: cluster identity stored');
 }
 
 async function serveReads(items: ReadItem[], readTerm: number): Promise<void> {
@@ -388,6 +407,8 @@ async function hashBackend(): Promise<number> {
   for await (const [k, v] of backend.iterate(BACKEND_ALL)) {
     assert.ok(k.length > 0 && k[0]! < 0xff, 'backend keys start with a bucket letter');
     if (HASH_IGNORED_KEYS.has(Buffer.from(k).toString('hex'))) continue;
+    if (k[0] === CLUSTER_BUCKET_PREFIX) continue; // founders store their bootstrap records, a joiner may not
+
     hash = crc32(v, crc32(k, hash));
   }
   assert.ok(Number.isSafeInteger(hash) && hash >= 0, 'a CRC-32 is a uint32');
@@ -450,6 +471,9 @@ receive<ApplyIn>(raftPort, (msg) => {
     case 'leadership':
       leases.setLeader(msg.leader, msg.term);
       postLeaseAnswers();
+      return;
+    case 'cluster':
+      enqueue(() => storeIdentity(msg.clusterId, msg.founders));
       return;
     case 'status':
     case 'close':
@@ -525,6 +549,7 @@ receive<ApplyIn>(mainPort(), (msg) => {
     case 'snapshotData':
     case 'restore':
     case 'leadership':
+    case 'cluster':
       assert.fail(`${msg.type} comes from raft, not main`);
       return;
     default:
@@ -534,4 +559,7 @@ receive<ApplyIn>(mainPort(), (msg) => {
 
 postLeaseChanges();
 setInterval(leaseTick, LEASE_REVOKE_INTERVAL_MS).unref();
-toRaft.send({ type: 'opened', consistentIndex: store.consistentIndex, consistentTerm: store.consistentIndexTerm });
+toRaft.send({
+  type: 'opened', consistentIndex: store.consistentIndex, consistentTerm: store.consistentIndexTerm,
+  clusterId: members.clusterId, members: members.list(),
+});

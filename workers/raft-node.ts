@@ -25,6 +25,10 @@
 // promote and leader transfers, follows every applied ConfChange (attributes, transport peers,
 // this member's own removal), and publishes this member's name and client URLs. A member that
 // joins (--initial-cluster-state existing) does not bootstrap: it learns the log from the leader.
+// The member records and the cluster id are kept in mvcc-apply's backend: they come back with
+// 'opened' and 'restored'. A joiner starts without a cluster id (0): its transport adopts the
+// running cluster's from the first peer handshake, raft-node has mvcc-apply store it, and only
+// then tells main it has started (main's response headers carry that id).
 
 import assert from 'node:assert/strict';
 import type { MessagePort } from 'node:worker_threads';
@@ -41,8 +45,9 @@ import { SeededRng } from '../src/raft/rng.js';
 import { EMPTY_SNAPSHOT_DATA, MemoryStorage } from '../src/raft/storage.js';
 import { decodeConfChange } from '../src/raft/confchange.js';
 import { EntryType, NONE, RaftError } from '../src/raft/types.js';
-import type { ConfState, Entry, HardState, Message, Ready, Snapshot } from '../src/raft/types.js';
+import type { ConfState, Entry, HardState, Message, NodeId, Ready, Snapshot } from '../src/raft/types.js';
 import { PeerTransport } from '../src/transport/transport.js';
+import { splitForwardItems } from '../src/transport/codec.js';
 import { MembershipKeeper } from '../src/server/membership.js';
 
 const boot = actorBoot<RaftInit>();
@@ -108,6 +113,16 @@ let restoresPending = 0;
  * log's snapshot point. A snapshot at index i takes the last one at or below i.
  */
 let confStates: { index: number; confState: ConfState }[] = [];
+/**
+ * Peers that were sent forwarded requests (main's PeerForwarder) since the last time main was
+ * told they are unreachable: only then is a loss worth a message (main fails what waits on it).
+ */
+const forwardedTo = new Set<NodeId>();
+/** The cluster id: stored in the backend, else from the flags; 0 until a joiner adopted its peers'. */
+let clusterId: NodeId = init.clusterId;
+/** Whether main was told 'started' (once the transport listens and the cluster id is known). */
+let startedSent = false;
+let transportReady = false;
 
 const rounds = new Coalescer(processReady);
 
@@ -148,6 +163,8 @@ function start(): void {
     seed: init.seed,
   });
   log.info({ entries: loaded.entries.length, applied: opened.consistentIndex, fresh }, 'raft: node started');
+  initIdentity(opened, fresh && init.join !== true);
+  membership.seed(opened.members);
   membership.restore(node, loaded.entries);
   loaded = undefined;
   const { confState } = storage.initialState();
@@ -165,13 +182,50 @@ function start(): void {
   }, init.tickIntervalMs).unref();
   rounds.schedule();
   if (init.peers.length === 0) {
-    toMain.send({ type: 'started', memberId: init.memberId });
+    transportReady = true;
+    announceStarted();
     return;
   }
-  startTransport().then(() => toMain.send({ type: 'started', memberId: init.memberId }), (err: unknown) => {
+  startTransport().then(() => { transportReady = true; announceStarted(); }, (err: unknown) => {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'raft: cannot listen for peers');
     setImmediate(() => { throw err; });
   });
+}
+
+/**
+ * The cluster id the backend stored wins over the flags' (a joined member's flags do not give it).
+ * A stored id is written once: a new cluster's with its founding members, or the flags' id of a
+ * data dir from before ids were stored.
+ */
+function initIdentity(o: Extract<RaftFromApply, { type: 'opened' }>, bootstrapping: boolean): void {
+  if (o.clusterId !== 0n) {
+    if (o.clusterId !== init.clusterId && init.clusterId !== 0n) {
+      log.warn({ stored: o.clusterId.toString(16), flags: init.clusterId.toString(16) }, 'raft: the data dir belongs to another cluster id than the flags give; using the stored one');
+    }
+    clusterId = o.clusterId;
+    return;
+  }
+  if (clusterId === 0n) return; // a joiner: adopted from the peers (onClusterIdAdopted)
+  const founders = !bootstrapping ? [] : [
+    ...init.peers.map((p) => ({ id: p.id, name: p.name, peerURLs: p.urls, clientURLs: [], isLearner: false })),
+    { id: init.memberId, name: init.memberName, peerURLs: init.advertisePeerUrls ?? [], clientURLs: [], isLearner: false },
+  ];
+  toApply.send({ type: 'cluster', clusterId, founders });
+}
+
+/** A joiner's transport took the running cluster's id: store it, then main may serve. */
+function onClusterIdAdopted(id: NodeId): void {
+  assert.ok(clusterId === 0n && id !== 0n, 'a cluster id is adopted once');
+  clusterId = id;
+  log.info({ clusterId: id.toString(16) }, 'raft: joined cluster');
+  toApply.send({ type: 'cluster', clusterId: id, founders: [] });
+  announceStarted();
+}
+
+function announceStarted(): void {
+  if (startedSent || !transportReady || clusterId === 0n) return;
+  startedSent = true;
+  toMain.send({ type: 'started', memberId: init.memberId, clusterId });
 }
 
 /** Listens on --listen-peer-urls and connects to every other member of the configuration. */
@@ -180,16 +234,21 @@ async function startTransport(): Promise<void> {
   assert.ok(init.peers.every((p) => p.id !== init.memberId), 'a member is not its own peer');
   const t = new PeerTransport({
     memberId: init.memberId,
-    clusterId: init.clusterId,
+    clusterId,
     clusterToken: init.clusterToken,
     listenUrls: init.listenPeerUrls,
     logger: log,
     rng: new SeededRng(init.seed ^ 0x5bd1e995),
   });
   t.onMessage(onPeerMessage);
+  t.onClusterIdAdopted(onClusterIdAdopted);
   t.onUnreachable((id) => {
     node?.reportUnreachable(id);
+    if (forwardedTo.delete(id)) toMain.send({ type: 'peerUnreachable', peer: id });
     rounds.schedule();
+  });
+  t.onForward((from, response, items) => {
+    if (!stopping) toMain.send({ type: 'forwarded', from, response, items });
   });
   t.onSnapshotStatus((id, ok) => {
     log.info({ peer: id.toString(16), ok }, 'raft: snapshot sent to peer');
@@ -460,6 +519,19 @@ function ctxKey(ctx: Uint8Array): string {
   return Buffer.from(ctx.buffer, ctx.byteOffset, ctx.byteLength).toString('hex');
 }
 
+/** Main's forward batch for a peer, in frames; requests that cannot leave now are handed back. */
+function forwardToPeer(msg: Extract<RaftIn, { type: 'forward' }>): void {
+  assert.ok(msg.items.length > 0 && msg.to !== init.memberId, 'forward batch to nobody');
+  const failed: bigint[] = [];
+  for (const group of splitForwardItems(msg.items)) {
+    const sent = transport !== undefined && !stopping && transport.sendForward(msg.to, msg.response, group);
+    if (!sent && !msg.response) for (const it of group) failed.push(it.id);
+  }
+  if (!msg.response && failed.length < msg.items.length) forwardedTo.add(msg.to);
+  // A response that cannot leave is dropped: its requester's deadline (or connection loss) covers it.
+  if (failed.length > 0) toMain.send({ type: 'forwardFailed', to: msg.to, ids: failed });
+}
+
 function errorOf(name: keyof typeof ERRORS): { grpc: (typeof ERRORS)[typeof name]['grpc']; message: string } {
   return { grpc: ERRORS[name].grpc, message: ERRORS[name].message };
 }
@@ -495,6 +567,7 @@ receive<RaftFromApply>(applyPort, (msg) => {
       onSnapshotDump(msg);
       return;
     case 'restored':
+      membership.seed(msg.members);
       onRestored(msg.index);
       return;
     case 'propose': // the leader's lease revokes and checkpoints
@@ -533,6 +606,9 @@ receive<RaftIn>(mainPort(), (msg) => {
     case 'blockPeers':
       log.warn({ on: msg.on }, 'raft: failpoint: peer traffic ' + (msg.on ? 'blocked' : 'unblocked'));
       transport?.setBlocked(msg.on);
+      return;
+    case 'forward':
+      forwardToPeer(msg);
       return;
     case 'members':
     case 'memberChange':

@@ -13,7 +13,6 @@
 // place once the member serves clients; before that SIGUSR2 ends the process (Node's default).
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import type { MemberConfig } from '../../schemas/config.js';
 import { buildGateway } from '../gateway/app.js';
 import { watchService } from '../gateway/routes/watch.js';
@@ -24,7 +23,7 @@ import { ConfigError, parseMemberConfig } from './flags.js';
 import { createActorLogger } from '../server/log.js';
 import type { LogLevel } from '../server/log.js';
 import { Member } from '../server/member.js';
-import { computeClusterId, computeMemberId, memberPaths } from '../server/member-init.js';
+import { computeClusterId, computeMemberId } from '../server/member-init.js';
 import { startCpuProfile } from '../server/profile.js';
 
 /** etcd's log levels include Go's dpanic and panic, which pino calls fatal. */
@@ -45,18 +44,13 @@ function identityOf(cfg: Pick<MemberConfig, 'initialCluster' | 'initialClusterTo
   const self = members.find((p) => p.name === cfg.name);
   if (!self) throw new Error(`tetcd: --initial-cluster has no member named ${cfg.name}`);
   assert.equal(new Set(members.map((m) => m.id)).size, members.length, 'member ids are distinct');
-  // A member started with --initial-cluster-state existing was added to a running cluster: the
-  // cluster was bootstrapped by the OTHER members listed (etcd's `member add` prints exactly
-  // that list plus the new member), so their ids give the cluster id.
-  const founders = cfg.initialClusterState === 'existing' && members.length > 1 ? members.filter((p) => p.id !== self.id) : members;
-  const clusterId = computeClusterId(founders.map((p) => p.id));
+  // A member started with --initial-cluster-state existing was added to a running cluster, whose
+  // id the list does not give (members may have come and gone since it was bootstrapped): it
+  // starts with 0, "unknown", and takes the id from its peers (src/transport/handshake.ts). A
+  // member that already stored an id (a restart) keeps that one (workers/raft-node.ts).
+  const joining = cfg.initialClusterState === 'existing' && members.length > 1;
+  const clusterId = joining ? 0n : computeClusterId(members.map((p) => p.id));
   return { members, memberId: self.id, clusterId, peers: members.filter((p) => p.id !== self.id) };
-}
-
-/** A member restarted over its data dir rejoins from its WAL, whatever --initial-cluster-state says. */
-function hasWal(dataDir: string, walDir: string | undefined): boolean {
-  const dir = memberPaths(dataDir, walDir === '' ? undefined : walDir).walDir;
-  return fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.wal'));
 }
 
 /** A URL object leaves the port empty when it is the scheme's default. */
@@ -91,9 +85,10 @@ async function main(): Promise<number> {
   for (const w of parsed.warnings) logger.warn(w);
 
   const { members, memberId, clusterId, peers } = identityOf(cfg);
-  // existing + empty data dir: a member added with `member add` joins; it learns the log (and the
-  // configuration) from the leader instead of bootstrapping voters.
-  const join = cfg.initialClusterState === 'existing' && !hasWal(cfg.dataDir, cfg.walDir);
+  // existing: a member added with `member add` joins; on an empty log it learns the log (and the
+  // configuration) from the leader instead of bootstrapping voters. A member restarted over its
+  // data dir goes on from its WAL, whatever --initial-cluster-state says (raft-node decides).
+  const join = cfg.initialClusterState === 'existing';
   let onRemoved = (): void => undefined;
 
   const member = await Member.start({
@@ -135,7 +130,7 @@ async function main(): Promise<number> {
   logger.info({
     name: cfg.name,
     memberId: memberId.toString(16),
-    clusterId: clusterId.toString(16),
+    clusterId: member.clusterId.toString(16),
     peers: peers.map((p) => `${p.name}=${p.id.toString(16)}`),
     clientUrls: cfg.listenClientUrls.map(String),
     dataDir: cfg.dataDir,

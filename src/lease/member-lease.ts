@@ -3,11 +3,16 @@
 // member applies the same id); keep-alives, time-to-live and listing are queries to mvcc-apply,
 // where the lessor lives.
 //
-// Keep-alives (and time-to-live) belong to the leader, whose lessor keeps the clocks. When
-// mvcc-apply answers NotLeader (a follower, or a new leader that has not applied its first entry
-// yet), the request is forwarded to the leader if a forwarder is installed (peer wiring, see
-// `setForwarder`), else retried every LEASE_RENEW_RETRY_MS until the request timeout, as etcd's
-// LeaseRenew loops until the leader answers.
+// Keep-alives (and time-to-live) belong to the leader, whose lessor keeps the clocks. On a
+// follower with a forwarder installed (src/server/peer-forwarder.ts, over the peer transport) the
+// request goes to the leader; otherwise it is asked of mvcc-apply here. Either may fail in a way
+// that a later attempt can fix: mvcc-apply answers NotLeader (a follower, or a new leader that
+// has not applied its first entry yet), the leader asked turns out not to lead (NotLeader from
+// it), or it cannot be reached (an Unavailable error from the forwarder). Then the request is
+// tried again every LEASE_RENEW_RETRY_MS, against whoever leads by then, until the request
+// timeout: NoLeader if no leader is known by then, else Timeout, as etcd's LeaseRenew loops.
+// `leaseKeepAliveHere` / `leaseTimeToLiveHere` serve what peers forward: this member's lessor
+// only, never forwarded again.
 //
 // Propose-time check of put leases: mvcc-apply posts the lease ids each apply batch granted and
 // revoked (before the batch's results), and this side keeps the set. On the leader a put naming a
@@ -18,7 +23,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { EtcdError, ERRORS } from '../api/errors.js';
+import { EtcdError, ERRORS, GrpcCode } from '../api/errors.js';
 import type {
   LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseLeasesResponse,
   LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
@@ -35,10 +40,14 @@ export const LEASE_RENEW_RETRY_MS = 50;
 /** Ids the propose-time check remembers; beyond it (a huge lease count) the check is skipped. */
 export const KNOWN_LEASE_IDS_MAX = 10_000_000;
 
-/** Forwards a lease request to the leader (installed by the peer wiring). */
+/**
+ * Forwards a lease request to the leader (installed by the peer wiring). Fails with an
+ * Unavailable error (NoLeader, Timeout) when the leader cannot be reached within `timeoutMs`,
+ * or with the leader's own error (NotLeader when it no longer leads).
+ */
 export interface LeaseForwarder {
-  keepAlive(leader: NodeId, req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse>;
-  timeToLive(leader: NodeId, req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse>;
+  keepAlive(leader: NodeId, req: LeaseKeepAliveRequest, timeoutMs: number): Promise<LeaseKeepAliveResponse>;
+  timeToLive(leader: NodeId, req: LeaseTimeToLiveRequest, timeoutMs: number): Promise<LeaseTimeToLiveResponse>;
 }
 
 /** What the member gives this side. */
@@ -59,6 +68,11 @@ export const cryptoRng: Rng32 = { nextU32: () => randomBytes(4).readUInt32BE(0) 
 
 function isNotLeader(err: unknown): boolean {
   return err instanceof EtcdError && err.message === ERRORS.NotLeader.message;
+}
+
+/** Worth another attempt: not the leader, or (forwarded) the leader could not be reached. */
+function isRetryable(err: unknown, forwarded: boolean): boolean {
+  return isNotLeader(err) || (forwarded && err instanceof EtcdError && err.grpc === GrpcCode.Unavailable);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -108,37 +122,54 @@ export class MemberLeases implements LeaseService {
   }
 
   leaseKeepAlive(req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
-    return this.onLeader(
-      () => this.deps.query({ kind: 'keepAlive', ID: req.ID }) as Promise<LeaseKeepAliveResponse>,
-      (f, leader) => f.keepAlive(leader, req),
-    );
+    return this.onLeader(() => this.leaseKeepAliveHere(req), (f, leader, timeoutMs) => f.keepAlive(leader, req, timeoutMs));
   }
 
+  /**
+   * Only the leader knows the remaining time; a follower with a forwarder asks it (as etcd).
+   * Without one, or while no leader is known, this member answers from what it has.
+   */
   leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    const local = (): Promise<LeaseTimeToLiveResponse> =>
-      this.deps.query({ kind: 'timeToLive', ID: req.ID, keys: req.keys === true }) as Promise<LeaseTimeToLiveResponse>;
-    // Only the leader knows the remaining time; a follower with a forwarder asks it (as etcd).
-    const leader = this.deps.leader();
-    if (this.forwarder !== undefined && leader !== 0n && leader !== this.deps.memberId) return this.forwarder.timeToLive(leader, req);
-    return local();
+    return this.onLeader(() => this.timeToLiveQuery(req), (f, leader, timeoutMs) => f.timeToLive(leader, req, timeoutMs));
+  }
+
+  /** A keep-alive a peer forwarded: this member's lessor only (NotLeader unless it leads). */
+  leaseKeepAliveHere(req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
+    return this.deps.query({ kind: 'keepAlive', ID: req.ID }) as Promise<LeaseKeepAliveResponse>;
+  }
+
+  /** A time-to-live a peer forwarded: answered only if this member leads (else NotLeader). */
+  leaseTimeToLiveHere(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    if (this.deps.leader() !== this.deps.memberId) return Promise.reject(EtcdError.of('NotLeader'));
+    return this.timeToLiveQuery(req);
+  }
+
+  private timeToLiveQuery(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    return this.deps.query({ kind: 'timeToLive', ID: req.ID, keys: req.keys === true }) as Promise<LeaseTimeToLiveResponse>;
   }
 
   leaseLeases(): Promise<LeaseLeasesResponse> {
     return this.deps.query({ kind: 'leases' }) as Promise<LeaseLeasesResponse>;
   }
 
-  /** Runs `local` until it stops answering NotLeader: forwarded when possible, else retried. */
-  private async onLeader<T>(local: () => Promise<T>, forward: (f: LeaseForwarder, leader: NodeId) => Promise<T>): Promise<T> {
+  /**
+   * Asks the leader: through the forwarder when another member leads, else here; again every
+   * LEASE_RENEW_RETRY_MS while the failure is retryable (see header), until the request timeout.
+   */
+  private async onLeader<T>(
+    local: () => Promise<T>, forward: (f: LeaseForwarder, leader: NodeId, timeoutMs: number) => Promise<T>,
+  ): Promise<T> {
     const deadlineMs = Date.now() + this.deps.requestTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      try {
-        return await local();
-      } catch (err) {
-        if (!isNotLeader(err)) throw err;
-      }
       const leader = this.deps.leader();
-      if (this.forwarder !== undefined && leader !== 0n && leader !== this.deps.memberId) return forward(this.forwarder, leader);
-      if (Date.now() + LEASE_RENEW_RETRY_MS > deadlineMs) throw EtcdError.of(leader === 0n ? 'NoLeader' : 'Timeout');
+      const f = this.forwarder;
+      const forwarded = f !== undefined && leader !== 0n && leader !== this.deps.memberId;
+      try {
+        return await (forwarded ? forward(f, leader, deadlineMs - Date.now()) : local());
+      } catch (err) {
+        if (!isRetryable(err, forwarded)) throw err;
+      }
+      if (Date.now() + LEASE_RENEW_RETRY_MS > deadlineMs) throw EtcdError.of(this.deps.leader() === 0n ? 'NoLeader' : 'Timeout');
       await sleep(LEASE_RENEW_RETRY_MS);
       assert.ok(attempt < this.deps.requestTimeoutMs, 'renew retries are bounded by the deadline');
     }

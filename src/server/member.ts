@@ -28,6 +28,7 @@ import { validateDeleteRange, validatePut, validateRange, validateTxn } from '..
 import { NONE } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
 import { MemberLeases } from '../lease/member-lease.js';
+import { PeerForwarder } from './peer-forwarder.js';
 import type { LeaseQuery } from '../lease/lease-apply.js';
 import type { LogLevel } from './log.js';
 import { memberPaths } from './member-init.js';
@@ -97,6 +98,8 @@ const WORKERS = new URL('../../workers/', import.meta.url);
 export class Member implements KvService {
   /** The lease service (src/lease/member-lease.ts): what the gateway's lease routes call. */
   readonly leases: MemberLeases;
+  /** Lease keep-alives and time-to-live to and from the leader, over the peer transport. */
+  private readonly forwarder: PeerForwarder;
   private readonly pending = new Map<RequestId, Pending>();
   /**
    * Request ids go into raft entries that EVERY member applies and answers by id, so they must
@@ -121,6 +124,8 @@ export class Member implements KvService {
   private raftTerm = 0;
   private started = false;
   private stopped = false;
+  /** The cluster id raft-node reported on start (stored, or adopted by a joiner); 0 before. */
+  private startedClusterId: NodeId = 0n;
 
   private constructor(
     readonly opts: MemberOptions,
@@ -131,6 +136,13 @@ export class Member implements KvService {
       memberId: opts.memberId, requestTimeoutMs: this.requestTimeoutMs, leader: () => this.leader,
       propose: (req) => this.propose(req), query: (q) => this.leaseQuery(q),
     });
+    this.forwarder = new PeerForwarder({
+      memberId: opts.memberId, leader: () => this.leader, logger: opts.logger,
+      send: (to, response, items) => this.toRaft.send({ type: 'forward', to, response, items }),
+      keepAliveHere: (req) => this.leases.leaseKeepAliveHere(req),
+      timeToLiveHere: (req) => this.leases.leaseTimeToLiveHere(req),
+    });
+    this.leases.setForwarder(this.forwarder);
     this.nextId = ((opts.memberId & 0xffffn) << 48n) | ((BigInt(Date.now()) & 0xff_ffff_ffffn) << 8n);
   }
 
@@ -192,6 +204,7 @@ export class Member implements KvService {
       receive<RaftOut>(this.actors.raft.worker, (m) => {
         if (m.type === 'started') {
           this.started = true;
+          this.startedClusterId = m.clusterId;
           resolve();
         }
         this.onRaft(m);
@@ -223,6 +236,16 @@ export class Member implements KvService {
       case 'removed':
         this.opts.logger.warn('tetcd: this member was removed from the cluster');
         this.opts.onRemoved?.();
+        return;
+      case 'forwarded':
+        if (m.response) this.forwarder.onResponses(m.from, m.items);
+        else this.forwarder.onRequests(m.from, m.items);
+        return;
+      case 'forwardFailed':
+        this.forwarder.onSendFailed(m.to, m.ids);
+        return;
+      case 'peerUnreachable':
+        this.forwarder.onPeerUnreachable(m.peer);
         return;
       case 'stopped':
         return;
@@ -272,7 +295,7 @@ export class Member implements KvService {
   // ---- the watch hub's source (src/watch/hub.ts: WatchSource) ----
 
   get clusterId(): NodeId {
-    return this.opts.clusterId;
+    return this.startedClusterId !== 0n ? this.startedClusterId : this.opts.clusterId;
   }
 
   /** Called (in order with event batches) when the store is replaced by a leader's snapshot. */
@@ -507,6 +530,7 @@ export class Member implements KvService {
     this.flush();
     const drainUntil = Date.now() + 2000;
     while (this.pending.size > 0 && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
+    this.forwarder.close();
     this.toRaft.send({ type: 'stop' });
     const id = this.newId();
     await new Promise<void>((resolve) => {

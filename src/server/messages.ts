@@ -16,6 +16,7 @@ import type { ErrorData } from '../api/errors.js';
 import type { KeyValue, RangeRequest, RangeResponse, TxnRequest, TxnResponse, ResponseHeader } from '../api/types.js';
 import type { Entry, HardState, Snapshot, SnapshotMetadata, SoftState, NodeId } from '../raft/types.js';
 import type { LeaseQuery } from '../lease/lease-apply.js';
+import type { ForwardItem } from '../transport/codec.js';
 import type { MemberInfo, MembershipRequest } from './membership.js';
 
 /** A client request waiting for an answer, by id (unique within this member's lifetime). */
@@ -53,6 +54,8 @@ export type RaftIn =
   | { type: 'transferLeader'; id: RequestId; target: NodeId }
   /** Failpoint (TETCD_FAILPOINTS=1, SIGUSR2; see src/cli/tetcd.ts): drop all peer traffic or resume it. */
   | { type: 'blockPeers'; on: boolean }
+  /** Peer forwarding (src/server/peer-forwarder.ts): a batch of requests for, or responses to, member `to`. */
+  | { type: 'forward'; to: NodeId; response: boolean; items: ForwardItem[] }
   | { type: 'stop' };
 
 export type RaftFromWal =
@@ -60,20 +63,22 @@ export type RaftFromWal =
   | { type: 'persisted'; seq: number; index: number; term: number; snapshotIndex?: number };
 
 export type RaftFromApply =
-  | { type: 'opened'; consistentIndex: number; consistentTerm: number }
+  /** `clusterId` 0: none stored yet; `members`: the backend's member records (membership.ts). */
+  | { type: 'opened'; consistentIndex: number; consistentTerm: number; clusterId: NodeId; members: MemberInfo[] }
   | { type: 'applied'; index: number }
   /** The store is durable (synced) up to `index`: raft-node may snapshot and compact there. */
   | { type: 'durable'; index: number }
   /** A dump of the store for a MsgSnap (SnapshotDataRequest's answer); no data when too large. */
   | { type: 'snapshotData'; seq: number; data?: Uint8Array; index: number; error?: string }
   /** A snapshot received from the leader replaced the store, durably (see ApplyIn 'restore'). */
-  | { type: 'restored'; index: number }
+  | { type: 'restored'; index: number; members: MemberInfo[] }
   /** Proposals mvcc-apply makes itself (the leader's lease revokes and checkpoints); results unwatched. */
   | { type: 'propose'; items: ProposalItem[] };
 
 // ---- from raft-node to main ----
 export type RaftOut =
-  | { type: 'started'; memberId: NodeId }
+  /** `clusterId`: the cluster's id, stored, from the flags, or adopted from the peers (a joiner). */
+  | { type: 'started'; memberId: NodeId; clusterId: NodeId }
   | { type: 'dropped'; ids: RequestId[]; error: ErrorData }
   | { type: 'status'; id: RequestId; status: RaftStatusReply }
   | { type: 'soft'; soft: SoftState; term: number }
@@ -82,6 +87,12 @@ export type RaftOut =
   | { type: 'transferred'; id: RequestId; term: number }
   /** This member's own removal was applied: it must stop (etcd exits). */
   | { type: 'removed' }
+  /** Peer forwarding: a batch from member `from` (requests to serve, or responses to ours). */
+  | { type: 'forwarded'; from: NodeId; response: boolean; items: ForwardItem[] }
+  /** Forwarded requests that could not be sent to `to` (not connected, queue full): retry or fail. */
+  | { type: 'forwardFailed'; to: NodeId; ids: bigint[] }
+  /** The transport lost (or could not keep up with) `peer` after forwarded requests went to it. */
+  | { type: 'peerUnreachable'; peer: NodeId }
   | { type: 'stopped' };
 
 // ---- to wal-writer ----
@@ -108,6 +119,8 @@ export type ApplyIn =
   | HashRequest
   /** From raft-node: this member leads at `term` (the lessor is promoted at that term) or not. */
   | { type: 'leadership'; leader: boolean; term: number }
+  /** From raft-node: store the cluster id (once) and a new cluster's founding members, durably. */
+  | { type: 'cluster'; clusterId: NodeId; founders: MemberInfo[] }
   /** From main: a lease keep-alive, time-to-live or listing, answered as a result item. */
   | { type: 'leaseQuery'; id: RequestId; query: LeaseQuery };
 

@@ -25,6 +25,10 @@
 //   SnapChunk         u32 snapId, u64 offset, data
 //   SnapAck           u32 snapId, u8 ok
 //   Ping              empty (keeps an idle connection observably alive)
+//   ForwardRequest    u32 itemCount (1..FORWARD_ITEMS_PER_FRAME_MAX), then per item: u64 requestId,
+//   ForwardResponse   u32 bodyBytes (at most FORWARD_BODY_MAX_BYTES) + body. The body is opaque
+//                     here (src/server/peer-forwarder.ts gives it meaning); a response answers the
+//                     request of the same id sent the other way on the same peer pair.
 //
 // Message body: u8 type (etcd's raftpb.MessageType number), u8 flags (bit 0 reject, bit 1
 // snapshot present), u64 to, u64 from, u64 term, logTerm, index, commit, rejectHint,
@@ -68,9 +72,18 @@ const U64_MAX = (1n << 64n) - 1n;
 
 export const FrameType = {
   Hello: 1, HelloAck: 2, Refuse: 3, Message: 4, SnapBegin: 5, SnapChunk: 6, SnapAck: 7, Ping: 8,
+  ForwardRequest: 9, ForwardResponse: 10,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
-const FRAME_TYPE_MAX = 8;
+const FRAME_TYPE_MAX = 10;
+
+/** Requests (or responses) in one Forward frame; a larger batch is split over several frames. */
+export const FORWARD_ITEMS_PER_FRAME_MAX = 4096;
+/** Largest body of one forwarded item (a time-to-live answer listing many keys is the big case). */
+export const FORWARD_BODY_MAX_BYTES = 4 * 1024 * 1024;
+/** Forward frames are packed up to this payload size (one item of the largest body always fits). */
+export const FORWARD_FRAME_PAYLOAD_MAX_BYTES = 8 * 1024 * 1024;
+const FORWARD_ITEM_FIXED_BYTES = 8 + 4;
 
 /** Message types by etcd's raftpb.MessageType number (the wire code is the index). */
 export const MESSAGE_TYPES: readonly MessageType[] = [
@@ -108,6 +121,12 @@ export interface SnapBegin {
   dataCrc: number;
   /** The MsgSnap, with snapshot.data empty. */
   message: Message;
+}
+
+/** One forwarded request or response: the requester's id and an opaque, bounded body. */
+export interface ForwardItem {
+  id: bigint;
+  body: Uint8Array;
 }
 
 export interface SnapChunk {
@@ -258,6 +277,55 @@ export function encodePingFrame(): Buffer {
   return frameOf(FrameType.Ping, 0, () => undefined);
 }
 
+/** Payload bytes of a Forward frame carrying `items`. */
+export function forwardPayloadBytes(items: readonly ForwardItem[]): number {
+  let n = 4;
+  for (const it of items) n += FORWARD_ITEM_FIXED_BYTES + it.body.byteLength;
+  return n;
+}
+
+/**
+ * Packs items, in order, into as few groups as the bounds allow: at most
+ * FORWARD_ITEMS_PER_FRAME_MAX items and FORWARD_FRAME_PAYLOAD_MAX_BYTES of payload per group.
+ * Every body must be within FORWARD_BODY_MAX_BYTES (the caller checks; asserted here).
+ */
+export function splitForwardItems(items: readonly ForwardItem[]): ForwardItem[][] {
+  const groups: ForwardItem[][] = [];
+  let group: ForwardItem[] = [];
+  let bytes = 4;
+  for (const it of items) {
+    assert.ok(it.body.byteLength <= FORWARD_BODY_MAX_BYTES, `forward body of ${it.body.byteLength} bytes exceeds the bound`);
+    const itemBytes = FORWARD_ITEM_FIXED_BYTES + it.body.byteLength;
+    if (group.length === FORWARD_ITEMS_PER_FRAME_MAX || (group.length > 0 && bytes + itemBytes > FORWARD_FRAME_PAYLOAD_MAX_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 4;
+    }
+    group.push(it);
+    bytes += itemBytes;
+  }
+  if (group.length > 0) groups.push(group);
+  assert.equal(groups.reduce((n, g) => n + g.length, 0), items.length, 'split lost items');
+  return groups;
+}
+
+/** One ForwardRequest or ForwardResponse frame; `items` must fit (see splitForwardItems). */
+export function encodeForwardFrame(
+  type: typeof FrameType.ForwardRequest | typeof FrameType.ForwardResponse, items: readonly ForwardItem[],
+): Buffer {
+  assert.ok(items.length > 0 && items.length <= FORWARD_ITEMS_PER_FRAME_MAX, `forward frame of ${items.length} items`);
+  const payloadBytes = forwardPayloadBytes(items);
+  assert.ok(payloadBytes <= FORWARD_FRAME_PAYLOAD_MAX_BYTES, `forward frame of ${payloadBytes} bytes exceeds the bound`);
+  return frameOf(type, payloadBytes, (w) => {
+    w.u32(items.length);
+    for (const it of items) {
+      assert.ok(it.body.byteLength <= FORWARD_BODY_MAX_BYTES, 'forward body exceeds the bound');
+      w.id(it.id);
+      w.lenBytes(it.body);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading
 
@@ -387,6 +455,26 @@ export function decodeSnapAck(payload: Uint8Array): { snapId: number; ok: boolea
   r.end();
   if (ok > 1) throw new FrameError(`snapshot ack: bad ok byte ${ok}`);
   return { snapId, ok: ok === 1 };
+}
+
+/**
+ * The items of a ForwardRequest or ForwardResponse payload. Bodies are views of ONE copy of the
+ * payload (posting them to another thread in one message clones that copy once).
+ */
+export function decodeForward(payload: Uint8Array): ForwardItem[] {
+  if (payload.byteLength > FORWARD_FRAME_PAYLOAD_MAX_BYTES) throw new FrameError(`forward: ${payload.byteLength}-byte frame exceeds the bound`);
+  const r = new Reader(payload, 'forward', true);
+  const n = r.count(FORWARD_ITEM_FIXED_BYTES, FORWARD_ITEMS_PER_FRAME_MAX);
+  if (n === 0) throw new FrameError('forward: no items');
+  const items: ForwardItem[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = r.id();
+    const bodyBytes = r.u32();
+    if (bodyBytes > FORWARD_BODY_MAX_BYTES) throw new FrameError(`forward: ${bodyBytes}-byte body exceeds the bound`);
+    items.push({ id, body: r.bytes(bodyBytes) });
+  }
+  r.end();
+  return items;
 }
 
 export function decodeHello(payload: Uint8Array): Hello {

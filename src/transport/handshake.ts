@@ -7,6 +7,12 @@
 //
 // Only the lower member id dials (see transport.ts), so a Hello from a higher id is refused too:
 // that keeps the invariant of one connection per pair even when both sides are misconfigured.
+//
+// Cluster id 0 means "not known yet": a member started with --initial-cluster-state existing on an
+// empty data dir takes the cluster id from the running cluster (etcd asks its peers too). Either
+// side may say 0; the token must still match, and a member that knows its id refuses any other
+// non-zero one. The side that does not know adopts the other's id (clusterIdToAdopt) the first
+// time a handshake succeeds, before it answers or sends anything else.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,7 +20,11 @@ import { PROTOCOL_VERSION, TOKEN_HASH_BYTES } from './codec.js';
 import type { Hello } from './codec.js';
 import type { NodeId } from '../raft/types.js';
 
+/** The cluster id a joining member says while it does not know the real one. */
+export const UNKNOWN_CLUSTER_ID: NodeId = 0n;
+
 export interface LocalIdentity {
+  /** UNKNOWN_CLUSTER_ID until a joining member adopts its peers' id. */
   clusterId: NodeId;
   memberId: NodeId;
   /** sha256 of the cluster token; the token itself never goes on the wire. */
@@ -50,13 +60,24 @@ function checkCommon(local: LocalIdentity, h: Hello): string | undefined {
   if (h.version !== PROTOCOL_VERSION) {
     return `${who} speaks peer protocol version ${h.version}, expected ${PROTOCOL_VERSION}`;
   }
-  if (h.clusterId !== local.clusterId) {
+  const unknown = h.clusterId === UNKNOWN_CLUSTER_ID || local.clusterId === UNKNOWN_CLUSTER_ID;
+  if (!unknown && h.clusterId !== local.clusterId) {
     return `${who} has cluster id ${hex(h.clusterId)}, expected ${hex(local.clusterId)}`;
   }
   if (!sameBytes(h.tokenHash, local.tokenHash)) {
     return `${who} has a different cluster token (sha256 ${shortHash(h.tokenHash)}..., expected ${shortHash(local.tokenHash)}...)`;
   }
   return undefined;
+}
+
+/**
+ * The id a member that does not know its cluster id takes from a peer's accepted Hello or
+ * HelloAck; undefined when it knows its own already, or the peer does not know either.
+ */
+export function clusterIdToAdopt(local: LocalIdentity, h: Hello): NodeId | undefined {
+  if (local.clusterId !== UNKNOWN_CLUSTER_ID || h.clusterId === UNKNOWN_CLUSTER_ID) return undefined;
+  assert.equal(checkCommon(local, h), undefined, 'adopt only from an accepted hello');
+  return h.clusterId;
 }
 
 /** The listener's check of a dialer's Hello; undefined means accept. */

@@ -30,6 +30,12 @@
 //
 // setBlocked(true) is a failpoint for partition tests: raft messages and snapshots are dropped in
 // both directions while the connections (handshakes, pings) stay up.
+//
+// Forwarding (sendForward/onForward): request/response batches between members' main threads
+// (src/server/peer-forwarder.ts), e.g. a follower's lease keep-alives for the leader. They share
+// the peer's bounded queue with raft messages, but are only accepted while the peer is connected
+// (a request has a requester waiting: failing at once lets it retry elsewhere, instead of waiting
+// in a queue that may expire). The failpoint drops them too: a partition cuts every path.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -38,10 +44,11 @@ import {
   FRAME_PAYLOAD_MAX_BYTES, FrameError, FrameReader, FrameType, decodeHello, decodeMessage, decodeRefuse,
   decodeSnapAck, decodeSnapBegin, decodeSnapChunk, encodeHelloFrame, encodeMessageFrame, encodePingFrame,
   encodeRefuseFrame, encodeSnapAckFrame, encodeSnapBeginFrame, encodeSnapChunkFrame, messageFrameBytes,
+  decodeForward, encodeForwardFrame, forwardPayloadBytes, FORWARD_FRAME_PAYLOAD_MAX_BYTES, FRAME_HEADER_BYTES,
 } from './codec.js';
-import type { Frame } from './codec.js';
+import type { ForwardItem, Frame, Hello } from './codec.js';
 import {
-  backoffDelayMs, checkAckHello, checkInboundHello, helloOf, hex, parsePeerUrl, tokenHashOf,
+  backoffDelayMs, checkAckHello, checkInboundHello, clusterIdToAdopt, helloOf, hex, parsePeerUrl, tokenHashOf,
 } from './handshake.js';
 import type { LocalIdentity } from './handshake.js';
 import { FrameQueue } from './queue.js';
@@ -217,6 +224,9 @@ export class PeerTransport {
   private messageCb: (m: Message) => void = () => undefined;
   private unreachableCb: (id: NodeId) => void = () => undefined;
   private snapshotStatusCb: (id: NodeId, ok: boolean) => void = () => undefined;
+  private forwardCb: (from: NodeId, response: boolean, items: ForwardItem[]) => void = () => undefined;
+  /** Called once, when a member that did not know its cluster id adopts a peer's (handshake.ts). */
+  private clusterIdCb: (clusterId: NodeId) => void = () => undefined;
 
   constructor(private readonly opts: PeerTransportOptions) {
     const cfg = { ...DEFAULTS };
@@ -351,9 +361,35 @@ export class PeerTransport {
     for (const id of unreachable) this.emit(() => this.unreachableCb(id));
   }
 
+  /**
+   * Queues one Forward frame (request or response batch) for a connected peer and writes what
+   * the socket accepts now. False, and nothing queued, when the peer is unknown or not connected,
+   * its queue is full, traffic is blocked or the transport closed. `items` must fit one frame
+   * (codec.ts splitForwardItems).
+   */
+  sendForward(to: NodeId, response: boolean, items: readonly ForwardItem[]): boolean {
+    const peer = this.peers.get(to);
+    if (this.closed || this.blocked || !peer || !peer.conn || peer.conn.state !== 'open') return false;
+    const payloadBytes = forwardPayloadBytes(items);
+    assert.ok(payloadBytes <= FORWARD_FRAME_PAYLOAD_MAX_BYTES, `forward batch of ${payloadBytes} bytes: split it first`);
+    if (!peer.queue.fits(FRAME_HEADER_BYTES + payloadBytes)) {
+      this.log.debug({ peer: hex(to), items: items.length }, 'transport: send queue full; forward batch refused');
+      return false;
+    }
+    peer.queue.push(encodeForwardFrame(response ? FrameType.ForwardResponse : FrameType.ForwardRequest, items), this.now());
+    this.pump(peer);
+    return true;
+  }
+
+  /** Forward batches from peers (runs synchronously from the socket's data event). */
+  onForward(cb: (from: NodeId, response: boolean, items: ForwardItem[]) => void): void { this.forwardCb = cb; }
+
   onMessage(cb: (m: Message) => void): void { this.messageCb = cb; }
   onUnreachable(cb: (peerId: NodeId) => void): void { this.unreachableCb = cb; }
   onSnapshotStatus(cb: (peerId: NodeId, ok: boolean) => void): void { this.snapshotStatusCb = cb; }
+  onClusterIdAdopted(cb: (clusterId: NodeId) => void): void { this.clusterIdCb = cb; }
+  /** The cluster id said in handshakes (0 until a joining member adopted its peers'). */
+  get clusterId(): NodeId { return this.local.clusterId; }
 
   peerStatus(id: NodeId): PeerStatus | undefined {
     const p = this.peers.get(id);
@@ -636,6 +672,7 @@ export class PeerTransport {
         this.closeConn(conn, `${why}; refusing`, 'warn', encodeRefuseFrame(why));
         return;
       }
+      this.adoptClusterId(hello);
       this.attach(peer, conn);
       return;
     }
@@ -647,8 +684,17 @@ export class PeerTransport {
     }
     const peer = this.peers.get(hello.fromId)!;
     conn.peerId = peer.id;
+    this.adoptClusterId(hello); // before the HelloAck, which then says the adopted id
     conn.write(encodeHelloFrame(FrameType.HelloAck, helloOf(this.local, peer.id)), this.now());
     this.attach(peer, conn);
+  }
+
+  private adoptClusterId(hello: Hello): void {
+    const id = clusterIdToAdopt(this.local, hello);
+    if (id === undefined) return;
+    this.local.clusterId = id;
+    this.log.info({ clusterId: hex(id), from: hex(hello.fromId) }, 'transport: adopted the cluster id of the running cluster');
+    this.clusterIdCb(id);
   }
 
   private onOpenFrame(conn: PeerConn, frame: Frame): void {
@@ -665,6 +711,14 @@ export class PeerTransport {
       case FrameType.SnapAck:
         this.onSnapAck(conn, frame.payload);
         return;
+      case FrameType.ForwardRequest:
+      case FrameType.ForwardResponse: {
+        const items = decodeForward(frame.payload);
+        const peer = this.peers.get(conn.peerId);
+        assert.ok(peer && peer.conn === conn, 'forward frame on a connection that is not the peer\'s');
+        if (!this.blocked) this.forwardCb(conn.peerId, frame.type === FrameType.ForwardResponse, items);
+        return;
+      }
       case FrameType.Ping:
         return;
       case FrameType.Refuse:

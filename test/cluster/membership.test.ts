@@ -157,7 +157,10 @@ async function change(url: string, route: string, body: unknown, done: string): 
 }
 
 /** Adds a member through `via` and starts it with --initial-cluster-state existing. */
-async function join(t: { after(fn: () => Promise<void> | void): void }, c: Cluster, via: ClusterMember, name: string, root: string, used: number[]): Promise<ClusterMember> {
+async function join(
+  t: { after(fn: () => Promise<void> | void): void }, c: Cluster, via: ClusterMember, name: string, root: string, used: number[],
+  current: ClusterMember[],
+): Promise<ClusterMember> {
   const clientPort = await freePort(used);
   used.push(clientPort);
   const peerPort = await freePort(used);
@@ -165,9 +168,10 @@ async function join(t: { after(fn: () => Promise<void> | void): void }, c: Clust
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const r = await change(via.url, '/v3/cluster/member/add', { peerURLs: [peerUrl] }, 'etcdserver: member ID already exist');
   if (r.status === 200) assert.equal((r.body.member as MemberJson).isLearner, undefined);
-  // The founders plus the new member: what gives the new member the cluster id (see tetcd.ts).
+  // The current members plus the new one, as etcd requires (the cluster id comes from the peers).
+  const initialCluster = [...current.map((x) => `${x.name}=${x.peerUrl}`), `${name}=${peerUrl}`].join(',');
   const m = makeMember({ name, clientPort, peerPort, dataDir: path.join(root, `${name}.etcd`) }, [
-    '--initial-cluster', `${c.initialCluster},${name}=${peerUrl}`, '--initial-cluster-token', c.token,
+    '--initial-cluster', initialCluster, '--initial-cluster-token', c.token,
     '--initial-cluster-state', 'existing', ...FLAGS,
   ]);
   t.after(() => m.kill('SIGTERM'));
@@ -189,9 +193,9 @@ test('grow 3 to 5 voters and shrink back to 3, writing all along', { timeout: 90
       ((await post(url, '/v3/kv/put', { key: b64(`k${n}`), value: b64(`v${n}`) })).status === 200 ? true : undefined));
   };
   await write(c.members[0]!.url);
-  const m4 = await join(t, c, c.members[1]!, 'm4', root, used);
+  const m4 = await join(t, c, c.members[1]!, 'm4', root, used, c.members);
   await write(c.members[2]!.url);
-  const m5 = await join(t, c, c.members[0]!, 'm5', root, used);
+  const m5 = await join(t, c, c.members[0]!, 'm5', root, used, [...c.members, m4]);
   const all = [...c.members, m4, m5];
   await write(m4.url);
   for (const m of all) {

@@ -4,6 +4,10 @@
 // (SIGKILL) and restarted on the same ports over the same data dir. Everything is stopped and
 // removed in `t.after`, and SIGKILLed if the test process exits first.
 //
+// Members run on 127.0.0.1 unless `hosts` places them elsewhere: a host address to listen on and
+// a command prefix to start under (test/helpers/netns.ts runs each member in its own network
+// namespace with `ip netns exec`, which execs, so the child's pid is still the member's pid).
+//
 // Also the small JSON clients the cluster tests use (put, range, status), each bounded by
 // REQUEST_TIMEOUT_MS so a dead member fails a request instead of hanging a test.
 
@@ -25,6 +29,19 @@ export interface MemberSpec {
   clientPort: number;
   peerPort: number;
   dataDir: string;
+  /** The address the member listens on and advertises; 127.0.0.1 when absent. */
+  host?: string;
+  /** argv run before `node ...` (e.g. ['ip', 'netns', 'exec', ns]); it must exec node. */
+  commandPrefix?: string[];
+}
+
+/** Where startCluster puts one member (see ClusterOptions.hosts). */
+export interface MemberHost {
+  host: string;
+  commandPrefix?: string[];
+  /** Fixed ports (each host has its own port space); picked free on 127.0.0.1 when absent. */
+  clientPort?: number;
+  peerPort?: number;
 }
 
 export interface ClusterMember extends MemberSpec {
@@ -38,6 +55,8 @@ export interface ClusterMember extends MemberSpec {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Sends a signal without waiting for anything (e.g. SIGUSR2, the failpoint toggle); false if not running. */
   signal(sig: NodeJS.Signals): boolean;
+  /** The running process's pid, undefined when not running. */
+  pid(): number | undefined;
 }
 
 export interface Cluster {
@@ -56,6 +75,8 @@ export interface ClusterOptions {
   token?: string;
   /** Extra tetcd flags for every member (e.g. --snapshot-count 100). */
   args?: string[];
+  /** Member i+1 runs on hosts[i] (length must equal size); all on 127.0.0.1 when absent. */
+  hosts?: MemberHost[];
 }
 
 const live = new Set<ChildProcess>();
@@ -69,14 +90,20 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tetcd-cluster-'));
   const used: number[] = [];
   const specs: MemberSpec[] = [];
+  assert.ok(opts.hosts === undefined || opts.hosts.length === size, 'one host per member');
   for (let i = 1; i <= size; i++) {
-    const clientPort = await freePort(used);
+    const place = opts.hosts?.[i - 1];
+    const clientPort = place?.clientPort ?? await freePort(used);
     used.push(clientPort);
-    const peerPort = await freePort(used);
+    const peerPort = place?.peerPort ?? await freePort(used);
     used.push(peerPort);
-    specs.push({ name: `m${i}`, clientPort, peerPort, dataDir: path.join(root, `m${i}.etcd`) });
+    specs.push({
+      name: `m${i}`, clientPort, peerPort, dataDir: path.join(root, `m${i}.etcd`),
+      ...(place === undefined ? {} : { host: place.host }),
+      ...(place?.commandPrefix === undefined ? {} : { commandPrefix: place.commandPrefix }),
+    });
   }
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+  const initialCluster = specs.map((s) => `${s.name}=http://${s.host ?? '127.0.0.1'}:${s.peerPort}`).join(',');
   const members = specs.map((s) => makeMember(s, [
     '--initial-cluster', initialCluster, '--initial-cluster-token', token, ...(opts.args ?? []),
   ]));
@@ -98,8 +125,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
 /** A member process handle; `flags` are added after the member's own address flags. */
 export function makeMember(spec: MemberSpec, flags: string[]): ClusterMember {
-  const url = `http://127.0.0.1:${spec.clientPort}`;
-  const peerUrl = `http://127.0.0.1:${spec.peerPort}`;
+  const host = spec.host ?? '127.0.0.1';
+  const url = `http://${host}:${spec.clientPort}`;
+  const peerUrl = `http://${host}:${spec.peerPort}`;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let tail = '';
@@ -122,15 +150,25 @@ export function makeMember(spec: MemberSpec, flags: string[]): ClusterMember {
         '--listen-client-urls', url, '--advertise-client-urls', url,
         '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, ...flags,
       ];
-      const c = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const [command, ...argv] = [...(spec.commandPrefix ?? []), process.execPath, ...args];
+      assert.ok(command !== undefined);
+      const c = spawn(command, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       live.add(c);
       c.stdout?.on('data', append);
       c.stderr?.on('data', append);
-      exited = new Promise((resolve) => c.once('exit', () => {
-        live.delete(c);
-        resolve();
-      }));
+      exited = new Promise((resolve) => {
+        c.once('exit', () => {
+          live.delete(c);
+          resolve();
+        });
+        // A prefix command that cannot be spawned emits 'error' and never 'exit'.
+        c.once('error', (err) => {
+          append(Buffer.from(`spawn failed: ${err.message}\n`));
+          live.delete(c);
+          resolve();
+        });
+      });
     },
     kill: async (signal: NodeJS.Signals = 'SIGKILL') => {
       const c = child;
@@ -144,6 +182,7 @@ export function makeMember(spec: MemberSpec, flags: string[]): ClusterMember {
       const c = child;
       return c !== undefined && live.has(c) && c.kill(sig);
     },
+    pid: () => (child !== undefined && live.has(child) ? child.pid : undefined),
   };
   return member;
 }
