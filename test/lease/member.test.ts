@@ -8,6 +8,7 @@ import { GrpcCode, httpStatusOf } from '../../src/api/errors.js';
 import { b64, post, unb64 } from '../helpers/kv-client.js';
 import { startTetcd, tetcdMissingReason } from '../helpers/servers.js';
 import { eventsOf, openHttpWatch, waitFor } from '../watch/client.js';
+import { KEEPALIVE_INFLIGHT_PER_STREAM_MAX } from '../../src/gateway/routes/lease.js';
 import { openHttpKeepAlive, openWsKeepAlive } from './client.js';
 
 /** etcd's minimum TTL with the default timing (heartbeat 100 ms, election 1000 ms). */
@@ -161,5 +162,27 @@ test('leases on a real member', { skip: tetcdMissingReason(), timeout: 120_000 }
       for (let i = 0; i < n; i++) assert.deepEqual([ws.answers[round * n + i]!.result?.ID, ws.answers[round * n + i]!.result?.TTL], [String(5000 + i), String(30 + i)]);
     }
     assert.deepEqual([ws.answers[3 * n]!.result?.ID, ws.answers[3 * n]!.result?.TTL], ['59999', undefined]);
+  });
+
+  // Pausing a socket does not stop what was already read: a burst far past the in-flight bound
+  // (one WebSocket's buffered frames, one POST body) once overran it and crashed the member.
+  await t.test('a burst of keep-alives far past the in-flight bound is answered in order, on both forms', async (t) => {
+    await ok(url, '/v3/lease/grant', { ID: 6000, TTL: 40 });
+    const burst = 3 * KEEPALIVE_INFLIGHT_PER_STREAM_MAX + 7;
+    const ws = openWsKeepAlive(url);
+    t.after(() => ws.close());
+    const http = openHttpKeepAlive(url);
+    for (let i = 0; i < burst; i++) {
+      ws.send(6000n);
+      http.send(6000n);
+    }
+    http.end();
+    await waitFor('WebSocket answers', () => ws.answers.length === burst);
+    await waitFor('HTTP stream end', () => http.ended);
+    for (const answers of [ws.answers, http.answers]) {
+      assert.equal(answers.length, burst);
+      assert.ok(answers.every((a) => a.result?.ID === '6000' && a.result.TTL === '40'));
+    }
+    assert.equal((await fetch(`${url}/health`)).status, 200, 'the member is still up');
   });
 });

@@ -47,6 +47,12 @@ import { varintSize } from '../proto-size.js';
 const REQUEST_CHARS_PER_RECV_BYTE = 4;
 /** Keep-alives of one stream being renewed at once; reading pauses beyond it. */
 export const KEEPALIVE_INFLIGHT_PER_STREAM_MAX = 1024;
+/**
+ * Requests of one stream read but not started yet. Pausing a socket does not stop the requests
+ * already read (one body chunk, or the frames a WebSocket had buffered) from arriving, so they wait
+ * here; the bound is a guard against a transport that ignores pause: beyond it the stream fails.
+ */
+export const KEEPALIVE_BACKLOG_PER_STREAM_MAX = 65_536;
 
 // ---- JSON <-> model ----
 
@@ -130,6 +136,8 @@ class KeepAliveSession {
   private readonly splitter: JsonStreamSplitter;
   /** Answers in request order; the head is written as soon as it is settled. */
   private readonly queue: Array<{ text?: string; err?: EtcdError }> = [];
+  /** Requests read while KEEPALIVE_INFLIGHT_PER_STREAM_MAX renewals were running (see its bound). */
+  private readonly backlog: LeaseKeepAliveRequest[] = [];
   private answered = 0;
   private inputEnded = false;
   private finished = false;
@@ -157,7 +165,7 @@ class KeepAliveSession {
         this.bad(err);
         return;
       }
-      this.renew(req);
+      this.admit(req);
     }
   }
 
@@ -167,7 +175,7 @@ class KeepAliveSession {
     let rest: string | undefined;
     try {
       rest = this.splitter.end();
-      if (rest !== undefined) this.renew(decodeKeepAlive(rest));
+      if (rest !== undefined) this.admit(decodeKeepAlive(rest));
     } catch (err) {
       this.bad(err);
       return;
@@ -185,6 +193,7 @@ class KeepAliveSession {
   private bad(err: unknown): void {
     this.inputEnded = true;
     const e = err instanceof EtcdError ? err : new EtcdError(GrpcCode.Unknown, err instanceof Error ? err.message : String(err));
+    this.backlog.length = 0; // nothing after a bad request is answered
     if (this.answered === 0 && this.queue.length === 0) {
       this.finished = true;
       this.sink.badFirst(e);
@@ -193,13 +202,28 @@ class KeepAliveSession {
     this.flush();
   }
 
-  private renew(req: LeaseKeepAliveRequest): void {
-    const slot: { text?: string; err?: EtcdError } = {};
-    this.queue.push(slot);
+  /** Starts a renewal, or parks it in the backlog while the in-flight bound is reached. */
+  private admit(req: LeaseKeepAliveRequest): void {
+    if (this.queue.length < KEEPALIVE_INFLIGHT_PER_STREAM_MAX && this.backlog.length === 0) {
+      this.renew(req);
+    } else if (this.backlog.length < KEEPALIVE_BACKLOG_PER_STREAM_MAX) {
+      this.backlog.push(req);
+    } else {
+      this.backlog.length = 0;
+      this.inputEnded = true;
+      this.queue.push({ err: EtcdError.of('TooManyRequests') });
+      this.flush();
+      return;
+    }
     if (this.queue.length >= KEEPALIVE_INFLIGHT_PER_STREAM_MAX && !this.paused) {
       this.paused = true;
       this.sink.pause();
     }
+  }
+
+  private renew(req: LeaseKeepAliveRequest): void {
+    const slot: { text?: string; err?: EtcdError } = {};
+    this.queue.push(slot);
     this.svc.leaseKeepAlive(req).then((r) => {
       slot.text = `{"result":${leaseKeepAliveResponseJson(r)}}`;
     }, (err: unknown) => {
@@ -221,15 +245,17 @@ class KeepAliveSession {
       this.answered += 1;
       this.sink.result(head.text!, () => undefined);
     }
-    if (this.paused && this.queue.length < KEEPALIVE_INFLIGHT_PER_STREAM_MAX / 2) {
+    while (!this.finished && this.backlog.length > 0 && this.queue.length < KEEPALIVE_INFLIGHT_PER_STREAM_MAX) this.renew(this.backlog.shift()!);
+    if (this.paused && this.backlog.length === 0 && this.queue.length < KEEPALIVE_INFLIGHT_PER_STREAM_MAX / 2) {
       this.paused = false;
       this.sink.resume();
     }
-    if (!this.finished && this.inputEnded && this.queue.length === 0) {
+    if (!this.finished && this.inputEnded && this.queue.length === 0 && this.backlog.length === 0) {
       this.finished = true;
       this.sink.end();
     }
-    assert.ok(this.queue.length <= KEEPALIVE_INFLIGHT_PER_STREAM_MAX);
+    assert.ok(this.queue.length <= KEEPALIVE_INFLIGHT_PER_STREAM_MAX + 1); // + the overflow error
+    assert.ok(this.backlog.length <= KEEPALIVE_BACKLOG_PER_STREAM_MAX);
   }
 }
 
