@@ -18,32 +18,15 @@ import { PROTOCOL_VERSION } from '../../src/transport/codec.js';
 import type { Hello } from '../../src/transport/codec.js';
 import { UNKNOWN_CLUSTER_ID, checkAckHello, checkInboundHello, clusterIdToAdopt, tokenHashOf } from '../../src/transport/handshake.js';
 import { freePort } from '../helpers/servers.js';
-import { b64, makeMember, post, rangeAll, startCluster, status, waitFor } from '../helpers/cluster.js';
-import type { Cluster, ClusterMember } from '../helpers/cluster.js';
+import { agreedLeader, b64, makeMember, memberList, post, rangeAll, startCluster, status, waitFor } from '../helpers/cluster.js';
+import type { Cluster, ClusterMember, MemberJson } from '../helpers/cluster.js';
 
 const FLAGS = ['--heartbeat-interval', '50', '--election-timeout', '500'];
 const WAIT_MS = 20_000;
 /** Longer than the server's own request timeout (5 s + 2 election timeouts), so a Timeout shows as one. */
 const SLOW_REQUEST_TIMEOUT_MS = 15_000;
 
-interface MemberJson { ID: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }
 type After = { after(fn: () => Promise<void> | void): void };
-
-async function list(url: string): Promise<{ clusterId: string; members: MemberJson[] }> {
-  const r = await post(url, '/v3/cluster/member/list', {});
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return { clusterId: (r.body.header as { cluster_id: string }).cluster_id, members: (r.body.members ?? []) as MemberJson[] };
-}
-
-async function leaderOf(among: ClusterMember[]): Promise<ClusterMember> {
-  return waitFor('one leader known to every member', WAIT_MS, async () => {
-    const seen = await Promise.all(among.map((m) => status(m.url)));
-    const lead = seen[0]!.leader;
-    if (lead === '0' || !seen.every((s) => s.leader === lead)) return undefined;
-    const i = seen.findIndex((s) => s.memberId === lead);
-    return i < 0 ? undefined : among[i];
-  });
-}
 
 /** A membership change retried while leadership moves; `done` says an earlier attempt was applied. */
 async function change(url: string, route: string, body: unknown, done: string): Promise<Record<string, unknown>> {
@@ -89,12 +72,12 @@ function tempRoot(t: After, prefix: string): string {
 test('a joiner whose --initial-cluster lists the current members adopts the founders\' cluster id', { timeout: 120_000 }, async (t) => {
   const c = await startCluster({ t, args: FLAGS });
   const [m1, m2, m3] = c.members as [ClusterMember, ClusterMember, ClusterMember];
-  const founded = (await list(m1.url)).clusterId;
+  const founded = (await memberList(m1.url)).clusterId;
   const ids = c.members.map((m) => computeMemberId([m.peerUrl], c.token));
   assert.equal(founded, computeClusterId(ids).toString());
 
   // Remove m3, add m4: the current members are m1, m2, m4, which is what etcd wants listed.
-  const leader = await leaderOf(c.members);
+  const leader = (await agreedLeader(c.members, WAIT_MS)).m;
   const via = leader === m3 ? m1 : leader;
   await change(via.url, '/v3/cluster/member/remove', { ID: computeMemberId([m3.peerUrl], c.token).toString() }, 'etcdserver: member not found');
   await waitFor('m3 stops by itself', WAIT_MS, async () => (m3.running() ? undefined : true));
@@ -112,7 +95,7 @@ test('a joiner whose --initial-cluster lists the current members adopts the foun
     const put = await putVia(m4.url, `via-m4-${Date.now()}`);
     assert.equal((put.header as { cluster_id: string }).cluster_id, founded);
     const l = await waitFor('m4 lists m1, m2, m4 with their names', WAIT_MS, async () => {
-      const got = await list(m4.url);
+      const got = await memberList(m4.url);
       return got.members.map((x) => x.name).sort().join() === 'm1,m2,m4' ? got : undefined;
     });
     assert.equal(l.clusterId, founded);
@@ -133,7 +116,7 @@ test('a joiner whose --initial-cluster lists the current members adopts the foun
   // The founders restarted keep theirs too, and all still agree.
   await m1.kill('SIGTERM');
   m1.start();
-  await waitFor('m1 serves after a restart', WAIT_MS, async () => ((await list(m1.url)).clusterId === founded ? true : undefined));
+  await waitFor('m1 serves after a restart', WAIT_MS, async () => ((await memberList(m1.url)).clusterId === founded ? true : undefined));
   await putVia(m1.url, 'after-restarts');
 });
 
@@ -183,7 +166,7 @@ test('handshake: cluster id 0 is adopted once; a known id still refuses others; 
 async function assertFullList(m: ClusterMember, all: ClusterMember[]): Promise<void> {
   const want = all.map((x) => `${x.name} ${x.peerUrl} ${x.url}`).sort();
   await waitFor(`${m.name} lists every member fully`, WAIT_MS, async () => {
-    const l = await list(m.url);
+    const l = await memberList(m.url);
     const got = l.members.map((x) => `${x.name ?? ''} ${(x.peerURLs ?? []).join()} ${(x.clientURLs ?? []).join()}`).sort();
     if (JSON.stringify(got) === JSON.stringify(want)) return true;
     throw new Error(`${m.name} lists ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
@@ -243,11 +226,11 @@ const RULE_ERRORS = new Set([
 test('membership changes fired together at one member are queued: none times out', { timeout: 120_000 }, async (t) => {
   const c = await startCluster({ t, args: FLAGS });
   const [m1] = c.members as [ClusterMember];
-  const leader = await leaderOf(c.members);
+  const leader = (await agreedLeader(c.members, WAIT_MS)).m;
   const follower = c.members.find((m) => m !== leader)!;
   // The strict reconfiguration check counts started members: wait until all three published.
   await waitFor('founders published', WAIT_MS, async () =>
-    ((await list(follower.url)).members.every((x) => (x.clientURLs ?? []).length > 0) ? true : undefined));
+    ((await memberList(follower.url)).members.every((x) => (x.clientURLs ?? []).length > 0) ? true : undefined));
   const ports = c.members.flatMap((x) => [x.clientPort, x.peerPort]);
   const urls: string[] = [];
   for (let i = 0; i < 4; i++) urls.push(`http://127.0.0.1:${await freePort([...ports, ...urls.map((u) => Number(new URL(u).port))])}`);
@@ -273,7 +256,7 @@ test('membership changes fired together at one member are queued: none times out
   const want = [...c.members.map((m) => m.peerUrl), a, b, answers[2]!.status === 200 ? l1 : l2].sort();
   for (const m of c.members) {
     await waitFor(`${m.name} lists the 6 members`, WAIT_MS, async () => {
-      const got = (await list(m.url)).members.map((x) => (x.peerURLs ?? []).join()).sort();
+      const got = (await memberList(m.url)).members.map((x) => (x.peerURLs ?? []).join()).sort();
       return JSON.stringify(got) === JSON.stringify(want) ? true : undefined;
     });
   }

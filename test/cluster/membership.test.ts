@@ -15,29 +15,11 @@ import { applyAttrs, decodeContext, encodeContext, listMembers, planChange, vali
 import type { ConfContext, MemberInfo as Info } from '../../src/server/membership.js';
 import { ConfChangeType } from '../../src/raft/types.js';
 import { freePort } from '../helpers/servers.js';
-import { b64, makeMember, post, rangeAll, startCluster, status, waitFor } from '../helpers/cluster.js';
-import type { Cluster, ClusterMember } from '../helpers/cluster.js';
+import { agreedLeader, b64, makeMember, memberList, post, rangeAll, startCluster, status, waitFor } from '../helpers/cluster.js';
+import type { Cluster, ClusterMember, MemberJson } from '../helpers/cluster.js';
 
 const FLAGS = ['--heartbeat-interval', '50', '--election-timeout', '500'];
 const WAIT_MS = 15_000;
-
-interface MemberJson { ID: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }
-
-async function list(url: string): Promise<{ clusterId: string; members: MemberJson[] }> {
-  const r = await post(url, '/v3/cluster/member/list', {});
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return { clusterId: (r.body.header as { cluster_id: string }).cluster_id, members: (r.body.members ?? []) as MemberJson[] };
-}
-
-async function leaderOf(c: Cluster, among: ClusterMember[]): Promise<ClusterMember> {
-  return waitFor('one leader known to every member', WAIT_MS, async () => {
-    const seen = await Promise.all(among.map((m) => status(m.url)));
-    const lead = seen[0]!.leader;
-    if (lead === '0' || !seen.every((s) => s.leader === lead)) return undefined;
-    const i = seen.findIndex((s) => s.memberId === lead);
-    return i < 0 ? undefined : among[i];
-  });
-}
 
 function assertError(r: { status: number; body: Record<string, unknown> }, code: number, message: string): void {
   assert.equal(r.body.code, code, JSON.stringify(r.body));
@@ -52,7 +34,7 @@ test('member list, add a learner that joins, promote, transfer leadership, remov
   // Every member lists the three, each with the name and client URL it published.
   for (const m of c.members) {
     const l = await waitFor(`published attributes on ${m.name}`, WAIT_MS, async () => {
-      const got = await list(m.url);
+      const got = await memberList(m.url);
       return got.members.every((x) => (x.clientURLs ?? []).length === 1) ? got : undefined;
     });
     assert.deepEqual(l.members.map((x) => x.name).sort(), ['m1', 'm2', 'm3']);
@@ -65,7 +47,7 @@ test('member list, add a learner that joins, promote, transfer leadership, remov
     }
   }
 
-  const leader = await leaderOf(c, c.members);
+  const leader = (await agreedLeader(c.members, WAIT_MS)).m;
   const follower = c.members.find((m) => m !== leader)!;
   // etcd's refusals.
   assertError(await post(leader.url, '/v3/cluster/member/add', { peerURLs: ['not a url'] }), 3, 'etcdserver: given member URLs are invalid');
@@ -117,10 +99,10 @@ test('member list, add a learner that joins, promote, transfer leadership, remov
   const m4Listed = (promoted.members as MemberJson[]).find((x) => x.ID === m4Id);
   assert.ok(m4Listed && m4Listed.isLearner === undefined, JSON.stringify(promoted));
   await waitFor('m4 published its name', WAIT_MS, async () => {
-    const l = await list(m1.url);
+    const l = await memberList(m1.url);
     return l.members.some((x) => x.ID === m4Id && x.name === 'm4' && x.clientURLs?.[0] === m4.url) ? true : undefined;
   });
-  const clusterIds = await Promise.all([...c.members, m4].map(async (m) => (await list(m.url)).clusterId));
+  const clusterIds = await Promise.all([...c.members, m4].map(async (m) => (await memberList(m.url)).clusterId));
   assert.equal(new Set(clusterIds).size, 1, `one cluster id: ${clusterIds.join(' ')}`);
 
   // Move leadership to m4, by name.
@@ -128,7 +110,7 @@ test('member list, add a learner that joins, promote, transfer leadership, remov
   assert.equal(moved.status, 200, JSON.stringify(moved.body));
   assert.deepEqual(moved.body, {});
   const all = [...c.members, m4];
-  assert.equal((await leaderOf(c, all)).name, 'm4');
+  assert.equal(((await agreedLeader(all, WAIT_MS)).m).name, 'm4');
 
   // Remove a follower other than m4: the list shrinks everywhere and the removed member stops.
   const gone = [m1, m2, m3].find((m) => m !== leader)!;
@@ -139,7 +121,7 @@ test('member list, add a learner that joins, promote, transfer leadership, remov
   await waitFor(`${gone.name} stops by itself`, WAIT_MS, async () => (gone.running() ? undefined : true));
   const rest = all.filter((m) => m !== gone);
   for (const m of rest) {
-    await waitFor(`${m.name} lists 3 members`, WAIT_MS, async () => ((await list(m.url)).members.length === 3 ? true : undefined));
+    await waitFor(`${m.name} lists 3 members`, WAIT_MS, async () => ((await memberList(m.url)).members.length === 3 ? true : undefined));
   }
   const after = await post(rest[0]!.url, '/v3/kv/put', { key: b64('after-remove'), value: b64('v') });
   assert.equal(after.status, 200, JSON.stringify(after.body));
@@ -200,7 +182,7 @@ test('grow 3 to 5 voters and shrink back to 3, writing all along', { timeout: 90
   await write(m4.url);
   for (const m of all) {
     await waitFor(`${m.name} lists 5 voters`, WAIT_MS, async () => {
-      const l = await list(m.url);
+      const l = await memberList(m.url);
       return l.members.length === 5 && l.members.every((x) => x.isLearner === undefined && x.name) ? true : undefined;
     });
   }
@@ -217,10 +199,10 @@ test('grow 3 to 5 voters and shrink back to 3, writing all along', { timeout: 90
     await write(m4.url);
   }
   const rest = [c.members[2]!, m4, m5];
-  await leaderOf(c, rest);
+  (await agreedLeader(rest, WAIT_MS)).m;
   for (const m of rest) {
     await waitFor(`${m.name} lists 3 members and has all ${n} keys`, WAIT_MS, async () =>
-      (await list(m.url)).members.length === 3 && (await rangeAll(m.url, true)).kvs.length === n ? true : undefined);
+      (await memberList(m.url)).members.length === 3 && (await rangeAll(m.url, true)).kvs.length === n ? true : undefined);
   }
 });
 

@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { hashKvOf } from '../linearizability/hashkv.js';
-import { b64, post, rangeAll, status, unb64, waitFor } from '../helpers/cluster.js';
+import { GRPC_UNAVAILABLE, QUORUM_REFUSALS, agreedLeader, b64, getKey, post, putKey, rangeAll, status, unb64, waitFor } from '../helpers/cluster.js';
 import type { Cluster, ClusterMember } from '../helpers/cluster.js';
 import { requireNetns, startNetnsCluster, type VirtualLan } from '../helpers/netns.js';
 
@@ -25,43 +25,16 @@ const LATENCY_MS = 2;
 const ELECTION_WAIT_MS = 20 * ELECTION_TIMEOUT_MS;
 const CONVERGE_TIMEOUT_MS = 30_000;
 const WRITES_PER_PHASE = 30;
-/** etcd's answers for a linearizable request on a member without a quorum (see partition.test.ts). */
-const REFUSALS = new Set(['etcdserver: no leader', 'etcdserver: request timed out']);
-const GRPC_UNAVAILABLE = 14;
 /** How much of each member's output a failing test shows. */
 const OUTPUT_SHOWN_CHARS = 3000;
-
-async function put(url: string, key: string, value: string): Promise<number> {
-  const r = await post(url, '/v3/kv/put', { key: b64(key), value: b64(value) });
-  if (r.status !== 200) throw new Error(`put ${key} on ${url}: ${r.status} ${JSON.stringify(r.body)}`);
-  return Number((r.body.header as { revision: string }).revision);
-}
-
-async function get(url: string, key: string, serializable: boolean): Promise<{ status: number; value?: string; error?: string; code?: number }> {
-  const r = await post(url, '/v3/kv/range', { key: b64(key), serializable });
-  if (r.status !== 200) return { status: r.status, error: String(r.body.error), code: Number(r.body.code) };
-  const kv = ((r.body.kvs ?? []) as Array<{ value?: string }>)[0];
-  return kv === undefined ? { status: 200 } : { status: 200, value: unb64(kv.value ?? '') };
-}
 
 /** Every acknowledged write, key -> value; keys are never rewritten except `n/k`, tracked too. */
 type Acked = Map<string, string>;
 
 async function ackedPut(acked: Acked, m: ClusterMember, key: string, value: string): Promise<number> {
-  const revision = await put(m.url, key, value);
+  const revision = await putKey(m.url, key, value);
   acked.set(key, value);
   return revision;
-}
-
-/** The member every member of `among` names as leader (not `notId`), with its id. */
-async function agreedLeader(among: ClusterMember[], notId?: string): Promise<{ m: ClusterMember; id: string }> {
-  return waitFor('one leader agreed on', ELECTION_WAIT_MS, async () => {
-    const seen = await Promise.all(among.map((m) => status(m.url)));
-    const lead = seen[0]!.leader;
-    if (lead === '0' || lead === notId || !seen.every((s) => s.leader === lead)) return undefined;
-    for (const m of among) if ((await status(m.url)).memberId === lead) return { m, id: lead };
-    return undefined;
-  });
 }
 
 /** Every member reports the same hashkv at `revision`, and has every acknowledged write. */
@@ -99,18 +72,18 @@ function assertPlacement(c: Cluster, lan: VirtualLan): void {
 async function assertRefuses(old: ClusterMember, freshId: string): Promise<string> {
   const served: unknown[] = [];
   const refusal = await waitFor('the old leader refusing a linearizable read', ELECTION_WAIT_MS, async () => {
-    const r = await get(old.url, 'n/k', false);
+    const r = await getKey(old.url, 'n/k', false);
     if (r.status === 200) served.push(r);
     return r.status === 200 ? undefined : r;
   });
   assert.deepEqual(served, [], 'the isolated old leader served linearizable reads');
   assert.equal(refusal.status, 503, JSON.stringify(refusal));
-  assert.ok(REFUSALS.has(refusal.error ?? ''), `unexpected refusal ${JSON.stringify(refusal)}`);
+  assert.ok(QUORUM_REFUSALS.has(refusal.error ?? ''), `unexpected refusal ${JSON.stringify(refusal)}`);
   assert.equal(refusal.code, GRPC_UNAVAILABLE);
-  assert.deepEqual(await get(old.url, 'n/k', true), { status: 200, value: 'before' }, 'the cut holds');
+  assert.deepEqual(await getKey(old.url, 'n/k', true), { status: 200, value: 'before' }, 'the cut holds');
   const refusedPut = await post(old.url, '/v3/kv/put', { key: b64('n/refused'), value: b64('x') });
   assert.equal(refusedPut.status, 503, JSON.stringify(refusedPut.body));
-  assert.ok(REFUSALS.has(String(refusedPut.body.error)), JSON.stringify(refusedPut.body));
+  assert.ok(QUORUM_REFUSALS.has(String(refusedPut.body.error)), JSON.stringify(refusedPut.body));
   assert.notEqual((await status(old.url)).leader, freshId, 'the isolated member cannot know the new leader');
   return refusal.error ?? '';
 }
@@ -120,10 +93,10 @@ async function assertRefuses(old: ClusterMember, freshId: string): Promise<strin
  * that just rejoined may refuse reads for a moment (etcd's 503s), never serve stale ones.
  */
 async function assertFreshRead(m: ClusterMember, key: string, want: string | undefined): Promise<string[]> {
-  const refusals: Array<Awaited<ReturnType<typeof get>>> = [];
+  const refusals: Array<Awaited<ReturnType<typeof getKey>>> = [];
   // (waitFor retries on errors, so answers are collected here and asserted afterwards.)
   const r = await waitFor(`a linearizable read of ${key} on ${m.name}`, CONVERGE_TIMEOUT_MS, async () => {
-    const a = await get(m.url, key, false);
+    const a = await getKey(m.url, key, false);
     if (a.status !== 200) refusals.push(a);
     return a.status === 200 ? a : undefined;
   });
@@ -153,15 +126,15 @@ test('a cluster on three hosts: the cut-off leader refuses reads, the majority c
     for (const m of c.members) await ackedPut(acked, m, `w/${m.name}`, 'first');
     await ackedPut(acked, c.members[0]!, 'n/k', 'before');
 
-    const { m: old, id: oldId } = await agreedLeader(c.members);
+    const { m: old, id: oldId } = await agreedLeader(c.members, ELECTION_WAIT_MS);
     const majority = c.members.filter((m) => m !== old);
     lan.cut(hostOf(old));
     const cutAtMs = Date.now();
-    const { m: fresh, id: freshId } = await agreedLeader(majority, oldId);
+    const { m: fresh, id: freshId } = await agreedLeader(majority, ELECTION_WAIT_MS, oldId);
     t.diagnostic(`cut ${old.name} (${hostOf(old).address}) off the LAN; new leader ${fresh.name} agreed on ${Date.now() - cutAtMs} ms later`);
     for (const [i, m] of majority.entries()) {
       await ackedPut(acked, m, 'n/k', `after-${i}`);
-      for (const r of majority) assert.equal((await get(r.url, 'n/k', false)).value, `after-${i}`);
+      for (const r of majority) assert.equal((await getKey(r.url, 'n/k', false)).value, `after-${i}`);
     }
     for (let n = 0; n < WRITES_PER_PHASE; n++) await ackedPut(acked, majority[n % majority.length]!, `cut/${n}`, `v${n}`);
     const refusal = await assertRefuses(old, freshId);
@@ -170,13 +143,13 @@ test('a cluster on three hosts: the cut-off leader refuses reads, the majority c
     lan.heal(hostOf(old));
     // Its term may have grown while cut off, so its return can cost one more election: any leader
     // but itself (its log lacks what the majority committed) is fine.
-    const { m: lead } = await agreedLeader(c.members, oldId);
+    const { m: lead } = await agreedLeader(c.members, ELECTION_WAIT_MS, oldId);
     t.diagnostic(`healed; all three follow ${lead.name}`);
     const blips = await assertFreshRead(old, 'n/k', acked.get('n/k'));
     if (blips.length > 0) t.diagnostic(`refused right after rejoining: ${blips.join('; ')}`);
     const healed = await ackedPut(acked, old, 'healed', 'yes');
     await assertConverged(c, healed, acked);
-    for (const m of c.members) assert.equal((await get(m.url, 'n/refused', true)).value, undefined, `${m.name} applied a refused write`);
+    for (const m of c.members) assert.equal((await getKey(m.url, 'n/refused', true)).value, undefined, `${m.name} applied a refused write`);
   });
 });
 
@@ -187,7 +160,7 @@ test('a member killed with SIGKILL restarts on its own host and catches up', { t
     lan.setLatency(LATENCY_MS);
     const acked: Acked = new Map();
     for (const m of c.members) await ackedPut(acked, m, `w/${m.name}`, 'first');
-    const { m: leader } = await agreedLeader(c.members);
+    const { m: leader } = await agreedLeader(c.members, ELECTION_WAIT_MS);
     const victim = c.members.find((m) => m !== leader)!;
     const survivors = c.members.filter((m) => m !== victim);
     await victim.kill('SIGKILL');

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { hashKvOf } from '../linearizability/hashkv.js';
 import { eventsOf, openHttpWatch } from '../watch/client.js';
-import { b64, post, startCluster, status, unb64, waitFor } from '../helpers/cluster.js';
+import { GRPC_UNAVAILABLE, QUORUM_REFUSALS, agreedLeader, b64, getKey, post, putKey, startCluster, status, waitFor } from '../helpers/cluster.js';
 import type { Cluster, ClusterMember } from '../helpers/cluster.js';
 
 const ELECTION_TIMEOUT_MS = 500;
@@ -31,34 +31,6 @@ const WRITERS = 4;
 /** Deadlines (in election timeouts) for a new leader and for the old one to refuse reads. */
 const ELECTION_TIMEOUTS_MAX = 10;
 const CONVERGE_TIMEOUT_MS = 20_000;
-/** etcd's answers for a linearizable request on a member without a quorum. */
-const REFUSALS = new Set(['etcdserver: no leader', 'etcdserver: request timed out']);
-const GRPC_UNAVAILABLE = 14;
-
-async function put(url: string, key: string, value: string): Promise<number> {
-  const r = await post(url, '/v3/kv/put', { key: b64(key), value: b64(value) });
-  if (r.status !== 200) throw new Error(`put ${key} on ${url}: ${r.status} ${JSON.stringify(r.body)}`);
-  return Number((r.body.header as { revision: string }).revision);
-}
-
-/** A single-key range: the answer's status, the value (undefined when absent) and the error. */
-async function get(url: string, key: string, serializable: boolean): Promise<{ status: number; value?: string; error?: string; code?: number }> {
-  const r = await post(url, '/v3/kv/range', { key: b64(key), serializable });
-  if (r.status !== 200) return { status: r.status, error: String(r.body.error), code: Number(r.body.code) };
-  const kv = ((r.body.kvs ?? []) as Array<{ value?: string }>)[0];
-  return kv === undefined ? { status: 200 } : { status: 200, value: unb64(kv.value ?? '') };
-}
-
-/** The member every running member in `among` names as leader, with its id. */
-async function agreedLeader(c: Cluster, among: ClusterMember[], notId?: string): Promise<{ m: ClusterMember; id: string }> {
-  return waitFor('one leader agreed on', ELECTION_TIMEOUTS_MAX * ELECTION_TIMEOUT_MS, async () => {
-    const seen = await Promise.all(among.map((m) => status(m.url)));
-    const lead = seen[0]!.leader;
-    if (lead === '0' || lead === notId || !seen.every((s) => s.leader === lead)) return undefined;
-    for (const m of c.members) if ((await status(m.url)).memberId === lead) return { m, id: lead };
-    return undefined;
-  });
-}
 
 /** Every member reports the same hashkv at `revision` (retried while some are behind). */
 async function assertSameHashKv(c: Cluster, revision: number): Promise<number> {
@@ -79,20 +51,20 @@ async function assertRefuses(old: ClusterMember, freshId: string): Promise<strin
   // (waitFor retries on errors, so answers it must never see are collected, then asserted.)
   const served: unknown[] = [];
   const refusal = await waitFor('the old leader refusing a linearizable read', ELECTION_TIMEOUTS_MAX * ELECTION_TIMEOUT_MS, async () => {
-    const r = await get(old.url, 'p/k', false);
+    const r = await getKey(old.url, 'p/k', false);
     if (r.status === 200) served.push(r);
     return r.status === 200 ? undefined : r;
   });
   assert.deepEqual(served, [], 'the isolated old leader served linearizable reads');
   assert.equal(refusal.status, 503, JSON.stringify(refusal));
-  assert.ok(REFUSALS.has(refusal.error ?? ''), `unexpected refusal ${JSON.stringify(refusal)}`);
+  assert.ok(QUORUM_REFUSALS.has(refusal.error ?? ''), `unexpected refusal ${JSON.stringify(refusal)}`);
   assert.equal(refusal.code, GRPC_UNAVAILABLE);
   // A serializable read is served locally, and is stale: the cut really holds.
-  assert.deepEqual(await get(old.url, 'p/k', true), { status: 200, value: 'before' });
+  assert.deepEqual(await getKey(old.url, 'p/k', true), { status: 200, value: 'before' });
   // A write there is refused too (no leader to forward it to).
   const refusedPut = await post(old.url, '/v3/kv/put', { key: b64('p/refused'), value: b64('x') });
   assert.equal(refusedPut.status, 503, JSON.stringify(refusedPut.body));
-  assert.ok(REFUSALS.has(String(refusedPut.body.error)), JSON.stringify(refusedPut.body));
+  assert.ok(QUORUM_REFUSALS.has(String(refusedPut.body.error)), JSON.stringify(refusedPut.body));
   assert.notEqual((await status(old.url)).leader, freshId, 'the isolated member cannot know the new leader');
   return refusal.error ?? '';
 }
@@ -100,28 +72,28 @@ async function assertRefuses(old: ClusterMember, freshId: string): Promise<strin
 test('an isolated leader refuses linearizable reads; the majority carries on; after healing it rejoins', { timeout: 120_000 }, async (t) => {
   process.env.TETCD_FAILPOINTS = '1'; // inherited by the members started below
   const c = await startCluster({ t, args: FLAGS });
-  const { m: old, id: oldId } = await agreedLeader(c, c.members);
+  const { m: old, id: oldId } = await agreedLeader(c.members, ELECTION_TIMEOUTS_MAX * ELECTION_TIMEOUT_MS, undefined, c.members);
   const majority = c.members.filter((m) => m !== old);
-  const watchFrom = await put(old.url, 'p/k', 'before');
-  for (const m of c.members) assert.equal((await get(m.url, 'p/k', false)).value, 'before');
+  const watchFrom = await putKey(old.url, 'p/k', 'before');
+  for (const m of c.members) assert.equal((await getKey(m.url, 'p/k', false)).value, 'before');
   const watch = openHttpWatch(old.url, [{ create_request: { key: b64('p/'), range_end: b64('p0'), start_revision: watchFrom + 1 } }]);
   t.after(() => watch.close());
   await waitFor('the watch created', 10_000, async () => (watch.responses.some((r) => r.created === true) ? true : undefined));
 
   assert.ok(old.signal('SIGUSR2'), 'the leader is running');
   const cutAtMs = Date.now();
-  const { m: fresh, id: freshId } = await agreedLeader(c, majority, oldId);
+  const { m: fresh, id: freshId } = await agreedLeader(majority, ELECTION_TIMEOUTS_MAX * ELECTION_TIMEOUT_MS, oldId, c.members);
   t.diagnostic(`new leader ${fresh.name} agreed on ${Date.now() - cutAtMs} ms after the cut (election timeout ${ELECTION_TIMEOUT_MS} ms)`);
   assert.ok(majority.includes(fresh));
 
   // The majority serves writes and linearizable reads, through either member.
   for (const [i, m] of majority.entries()) {
-    await put(m.url, 'p/k', `after-${i}`);
-    for (const r of majority) assert.equal((await get(r.url, 'p/k', false)).value, `after-${i}`);
+    await putKey(m.url, 'p/k', `after-${i}`);
+    for (const r of majority) assert.equal((await getKey(r.url, 'p/k', false)).value, `after-${i}`);
   }
   const lastWritten = `after-${majority.length - 1}`;
   await Promise.all(Array.from({ length: WRITERS }, async (_, w) => {
-    for (let n = w; n < WRITES_DURING_CUT; n += WRITERS) await put(majority[n % majority.length]!.url, `p/s/${n}`, `x${n}`);
+    for (let n = w; n < WRITES_DURING_CUT; n += WRITERS) await putKey(majority[n % majority.length]!.url, `p/s/${n}`, `x${n}`);
   }));
 
   const refusal = await assertRefuses(old, freshId);
@@ -131,11 +103,11 @@ test('an isolated leader refuses linearizable reads; the majority carries on; af
   assert.ok(old.signal('SIGUSR2'));
   await waitFor('the old leader following the new one', CONVERGE_TIMEOUT_MS, async () => ((await status(old.url)).leader === freshId ? true : undefined));
   assert.notEqual((await status(old.url)).memberId, freshId);
-  assert.equal((await get(old.url, 'p/k', false)).value, lastWritten);
-  const revision = await put(old.url, 'p/healed', 'yes');
+  assert.equal((await getKey(old.url, 'p/k', false)).value, lastWritten);
+  const revision = await putKey(old.url, 'p/healed', 'yes');
   await assertSameHashKv(c, revision);
   for (const m of c.members) {
-    assert.equal((await get(m.url, 'p/refused', true)).value, undefined, `${m.name} applied a write the isolated member refused`);
+    assert.equal((await getKey(m.url, 'p/refused', true)).value, undefined, `${m.name} applied a write the isolated member refused`);
   }
   assert.match(old.output(), /failpoint: peer traffic blocked/);
   assert.match(old.output(), /failpoint: peer traffic unblocked/);

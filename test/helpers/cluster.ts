@@ -281,3 +281,47 @@ export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Prom
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
+
+// ---- helpers shared by the fault and membership tests ----
+
+/** etcd's answers for a linearizable request on a member without a quorum. */
+export const QUORUM_REFUSALS: ReadonlySet<string> = new Set(['etcdserver: no leader', 'etcdserver: request timed out']);
+export const GRPC_UNAVAILABLE = 14;
+
+/** A put that must succeed; answers the revision it created. */
+export async function putKey(url: string, key: string, value: string): Promise<number> {
+  const r = await post(url, '/v3/kv/put', { key: b64(key), value: b64(value) });
+  if (r.status !== 200) throw new Error(`put ${key} on ${url}: ${r.status} ${JSON.stringify(r.body)}`);
+  return Number((r.body.header as { revision: string }).revision);
+}
+
+/** A single-key range: the answer's status, the value (undefined when absent) and the error. */
+export async function getKey(url: string, key: string, serializable: boolean): Promise<{ status: number; value?: string; error?: string; code?: number }> {
+  const r = await post(url, '/v3/kv/range', { key: b64(key), serializable });
+  if (r.status !== 200) return { status: r.status, error: String(r.body.error), code: Number(r.body.code) };
+  const kv = ((r.body.kvs ?? []) as Array<{ value?: string }>)[0];
+  return kv === undefined ? { status: 200 } : { status: 200, value: unb64(kv.value ?? '') };
+}
+
+/**
+ * The member every member of `among` names as leader (other than `notId`), found among
+ * `candidates` (default `among`), with its id; waits up to `timeoutMs` for them to agree.
+ */
+export async function agreedLeader(among: ClusterMember[], timeoutMs: number, notId?: string, candidates: ClusterMember[] = among): Promise<{ m: ClusterMember; id: string }> {
+  return waitFor('one leader agreed on', timeoutMs, async () => {
+    const seen = await Promise.all(among.map((m) => status(m.url)));
+    const lead = seen[0]!.leader;
+    if (lead === '0' || lead === notId || !seen.every((s) => s.leader === lead)) return undefined;
+    for (const m of candidates) if ((await status(m.url)).memberId === lead) return { m, id: lead };
+    return undefined;
+  });
+}
+
+export interface MemberJson { ID: string; name?: string; peerURLs?: string[]; clientURLs?: string[]; isLearner?: boolean }
+
+/** /v3/cluster/member/list: the header's cluster id and the members. */
+export async function memberList(url: string): Promise<{ clusterId: string; members: MemberJson[] }> {
+  const r = await post(url, '/v3/cluster/member/list', {});
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return { clusterId: (r.body.header as { cluster_id: string }).cluster_id, members: (r.body.members ?? []) as MemberJson[] };
+}
