@@ -3,33 +3,41 @@
 // trivial Fastify server of the `ceiling` scenario. Each gets a temp data dir and free loopback
 // ports, and is returned only once every member's `GET /health` answers `{"health":"true"}`.
 //
-// Every start is bounded (a server that exits or stays unhealthy is killed and its captured
-// output tail is put in the error), every stop is bounded (SIGTERM, then SIGKILL), and a
-// process-exit hook SIGKILLs whatever is still running, so the bench never leaves servers or
-// temp dirs behind. Ports are found by binding port 0 and releasing it: racy in principle, fine
-// for a bench on a quiet machine.
+// The process mechanics (ports, flags, spawn, health polling, bounded stop, the exit hook that
+// SIGKILLs leftovers) are test/helpers/processes.ts, shared with the tests; this file adds the
+// bench's policy: multi-member clusters, generous timeouts (tetcd writes CPU profiles on
+// SIGTERM), and one error carrying every member's output tail when a start fails. Ports are
+// found by binding port 0 and releasing it: racy in principle, fine for a bench on a quiet machine.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  freePort,
+  memberFlags,
+  spawnServer,
+  tetcdCommand,
+  tetcdMissingReason,
+  waitHealthy,
+  type MemberAddress,
+  type ServerProcess,
+} from '../test/helpers/processes.js';
+
+export { REPO_ROOT, freePort } from '../test/helpers/processes.js';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 
 const startupTimeoutMs = 60_000;
 /** tetcd writes CPU profiles and drains on SIGTERM: give it time before SIGKILL. */
 const stopTimeoutMs = 20_000;
 const healthPollIntervalMs = 100;
-const healthRequestTimeoutMs = 1_000;
 /** Only the tail of a server's output is kept (etcd logs a lot at startup). */
 const outputTailBytesMax = 32 * 1024;
+/** Of each member's kept tail, this much goes into a failed start's error. */
+const failureOutputCharsMax = 4_000;
 export const clusterMembersMax = 7;
 
 export type ServerKind = 'etcd' | 'tetcd' | 'fastify';
@@ -48,34 +56,9 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** Children still running; killed by the exit hook if the bench dies without stopping them. */
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
-export async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      assert.ok(addr !== null && typeof addr === 'object');
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
-
-interface Member {
-  readonly name: string;
-  readonly clientUrl: string;
-  readonly peerUrl: string;
-  readonly dataDir: string;
-}
-
-async function planMembers(prefix: string, count: number, root: string): Promise<Member[]> {
+async function planMembers(prefix: string, count: number, root: string): Promise<MemberAddress[]> {
   assert.ok(Number.isInteger(count) && count >= 1 && count <= clusterMembersMax, `members must be 1..${clusterMembersMax}: ${count}`);
-  const members: Member[] = [];
+  const members: MemberAddress[] = [];
   for (let i = 0; i < count; i++) {
     const name = count === 1 ? prefix : `${prefix}${i}`;
     members.push({
@@ -88,43 +71,30 @@ async function planMembers(prefix: string, count: number, root: string): Promise
   return members;
 }
 
-/** etcd's member flags (tetcd takes the same). */
-function memberFlags(m: Member, all: readonly Member[], token: string): string[] {
-  const flags = [
-    '--name', m.name, '--data-dir', m.dataDir,
-    '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
-    '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
-    '--initial-cluster', all.map((x) => `${x.name}=${x.peerUrl}`).join(','),
-  ];
-  if (all.length > 1) flags.push('--initial-cluster-state', 'new', '--initial-cluster-token', token);
-  return flags;
-}
-
 /** Starts real etcd: one member, or `members` on loopback forming one cluster. */
 export async function startEtcd(opts: StartOptions = {}): Promise<RunningServer> {
   assert.ok(fs.existsSync(ETCD_BIN), `etcd is not installed at ${ETCD_BIN} (set ETCD_BIN)`);
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-etcd-'));
-  const members = await planMembers('bench', opts.members ?? 1, root);
-  const token = `bench-${process.pid}-${Date.now()}`;
-  return await startMembers('etcd', root, members.map((m) => ({
-    clientUrl: m.clientUrl,
-    command: ETCD_BIN,
-    args: memberFlags(m, members, token),
-    env: opts.env ?? {},
-  })));
+  return await startCluster('etcd', opts, (flags) => ({ command: ETCD_BIN, args: flags }));
 }
 
 /** Starts tetcd the way a user does, with etcd's flags. `env` reaches the server (profiling). */
 export async function startTetcd(opts: StartOptions = {}): Promise<RunningServer> {
-  const cli = path.join(REPO_ROOT, 'src', 'cli', 'tetcd.ts');
-  assert.ok(fs.existsSync(cli), `tetcd's CLI does not exist yet (${cli})`);
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tetcd-'));
+  const missing = tetcdMissingReason();
+  assert.ok(missing === undefined, missing);
+  return await startCluster('tetcd', opts, tetcdCommand);
+}
+
+async function startCluster(
+  kind: 'etcd' | 'tetcd',
+  opts: StartOptions,
+  commandOf: (flags: string[]) => { command: string; args: string[] },
+): Promise<RunningServer> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${kind}-`));
   const members = await planMembers('bench', opts.members ?? 1, root);
   const token = `bench-${process.pid}-${Date.now()}`;
-  return await startMembers('tetcd', root, members.map((m) => ({
+  return await startMembers(kind, root, members.map((m) => ({
     clientUrl: m.clientUrl,
-    command: process.execPath,
-    args: ['--import', 'tsx', cli, ...memberFlags(m, members, token)],
+    ...commandOf(memberFlags(m, members, token)),
     env: opts.env ?? {},
   })));
 }
@@ -141,97 +111,45 @@ export async function startCeilingServer(): Promise<RunningServer> {
   }]);
 }
 
-interface ProcessSpec {
+interface MemberSpec {
   readonly clientUrl: string;
   readonly command: string;
   readonly args: string[];
+  /** Added to the bench's own environment (which the server inherits whole). */
   readonly env: Readonly<Record<string, string>>;
 }
 
-interface Child {
-  readonly proc: ChildProcess;
-  output(): string;
-  readonly exited: Promise<void>;
-}
-
-function spawnChild(spec: ProcessSpec): Child {
-  const proc = spawn(spec.command, spec.args, { cwd: REPO_ROOT, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  let tail = '';
-  const keep = (chunk: Buffer): void => {
-    tail = (tail + chunk.toString('utf8')).slice(-outputTailBytesMax);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => {
-    proc.once('exit', () => {
-      live.delete(proc);
-      resolve();
-    });
-  });
-  return { proc, output: () => tail, exited };
-}
-
-async function stopChild(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  c.proc.kill('SIGTERM');
-  const timer = setTimeout(() => c.proc.kill('SIGKILL'), stopTimeoutMs);
-  await c.exited;
-  clearTimeout(timer);
-}
-
-async function startMembers(kind: ServerKind, root: string, specs: ProcessSpec[]): Promise<RunningServer> {
-  const children = specs.map(spawnChild);
+async function startMembers(kind: ServerKind, root: string, specs: MemberSpec[]): Promise<RunningServer> {
+  assert.ok(specs.length >= 1 && specs.length <= clusterMembersMax, `members must be 1..${clusterMembersMax}`);
+  const procs: ServerProcess[] = specs.map((s) => spawnServer({
+    command: s.command,
+    args: s.args,
+    env: { ...process.env, ...s.env },
+    outputTailBytesMax,
+  }));
   const stop = async (): Promise<void> => {
-    await Promise.all(children.map(stopChild));
+    await Promise.all(procs.map((p) => p.terminate(stopTimeoutMs)));
     fs.rmSync(root, { recursive: true, force: true });
   };
   try {
-    const deadline = Date.now() + startupTimeoutMs;
-    await Promise.all(specs.map((s, i) => waitHealthy(s.clientUrl, children[i]!, deadline)));
+    // Fails fast: the first member that exits or times out fails the start, as with one member.
+    await Promise.all(specs.map(async (s, i) => {
+      const failure = await waitHealthy(s.clientUrl, procs[i]!, startupTimeoutMs, healthPollIntervalMs);
+      if (failure !== undefined) throw new Error(`${s.clientUrl}: ${failure}`);
+    }));
   } catch (err) {
-    const outputs = children.map((c, i) => `--- ${kind} member ${i} output (tail) ---\n${c.output().slice(-4000)}`).join('\n');
+    const outputs = procs
+      .map((p, i) => `--- ${kind} member ${i} output (tail) ---\n${p.output().slice(-failureOutputCharsMax)}`)
+      .join('\n');
     await stop();
     throw new Error(`${kind} did not start: ${err instanceof Error ? err.message : String(err)}\n${outputs}`);
   }
   return {
     kind,
     endpoints: specs.map((s) => s.clientUrl),
-    pids: children.map((c) => c.proc.pid ?? -1).filter((p) => p > 0),
+    pids: procs.map((p) => p.child.pid ?? -1).filter((pid) => pid > 0),
     stop,
   };
-}
-
-/** Polls `GET /health` until it answers `{"health":"true"}`, the process exits, or the deadline. */
-async function waitHealthy(url: string, child: Child, deadlineMs: number): Promise<void> {
-  let last = 'no answer yet';
-  while (Date.now() < deadlineMs) {
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
-      throw new Error(`process exited (${child.proc.exitCode ?? child.proc.signalCode}) before ${url} was healthy`);
-    }
-    try {
-      const body = await getText(`${url}/health`);
-      if ((JSON.parse(body) as { health?: unknown }).health === 'true') return;
-      last = body.slice(0, 200);
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, healthPollIntervalMs));
-  }
-  throw new Error(`${url}/health not healthy within ${startupTimeoutMs} ms (last: ${last})`);
-}
-
-function getText(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: healthRequestTimeoutMs, agent: false }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('health request timed out')));
-    req.on('error', reject);
-  });
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc; undefined if unavailable. */

@@ -6,29 +6,33 @@
 // and every process is stopped in `t.after` (and, as a last resort, SIGKILLed when the test
 // process itself exits) so that no run leaves servers or temp dirs behind.
 //
-// Ports are picked by binding port 0 and releasing it; another process can grab the port in
-// between, so a start that fails with "address in use" is retried on fresh ports.
+// The process mechanics (ports, flags, spawn, health, bounded stop) are test/helpers/processes.ts,
+// shared with the bench; this file adds the test policy on top: handles owned by a test, restarts
+// over a kept data dir, and a retry on fresh ports when a start fails with "address in use"
+// (another process can grab a port between freePort and the server's bind).
 
-import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  etcdBinary,
+  etcdMissingReason,
+  freePort,
+  memberFlags,
+  spawnServer,
+  tetcdCommand,
+  tetcdMissingReason,
+  waitHealthy,
+  type ServerProcess,
+} from './processes.js';
 
-/** The repository root (this file is test/helpers/servers.ts). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** tetcd's server entry point, started with `node --import tsx`. */
-export const TETCD_CLI = path.join(REPO_ROOT, 'src', 'cli', 'tetcd.ts');
+export { REPO_ROOT, TETCD_CLI, etcdBinary, etcdMissingReason, freePort, tetcdMissingReason } from './processes.js';
 
 const etcdStartupTimeoutMs = 15_000;
 // tsx compiles the whole server on first start; a loaded CI machine needs the margin.
 const tetcdStartupTimeoutMs = 30_000;
 const stopTimeoutMs = 5_000;
 const healthPollIntervalMs = 50;
-const healthRequestTimeoutMs = 1_000;
 /** Only the tail of a server's output is kept: etcd logs every startup step. */
 const outputTailBytesMax = 64 * 1024;
 const portInUseRetriesMax = 3;
@@ -72,36 +76,6 @@ export interface ServerHandle {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Absolute path of the etcd binary (`ETCD_BIN`, then `/usr/bin/etcd`, then PATH), or undefined. */
-export function etcdBinary(): string | undefined {
-  const candidates = [process.env.ETCD_BIN, '/usr/bin/etcd'];
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir !== '') candidates.push(path.join(dir, 'etcd'));
-  }
-  return candidates.find((file) => file !== undefined && isExecutable(file));
-}
-
-/** Why etcd tests cannot run here, or undefined when they can. */
-export function etcdMissingReason(): string | undefined {
-  if (etcdBinary() !== undefined) return undefined;
-  return 'etcd is not installed (no ETCD_BIN, /usr/bin/etcd or etcd on PATH); install etcd 3.4 (Debian: etcd-server)';
-}
-
-/** Why tetcd cannot be started yet, or undefined when its CLI exists. */
-export function tetcdMissingReason(): string | undefined {
-  if (fs.existsSync(TETCD_CLI)) return undefined;
-  return `tetcd's CLI does not exist yet (${path.relative(REPO_ROOT, TETCD_CLI)})`;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /** Starts a real etcd as a single-member cluster. */
 export function startEtcd(opts: StartOptions = {}): Promise<ServerHandle> {
   const binary = etcdBinary();
@@ -113,11 +87,7 @@ export function startEtcd(opts: StartOptions = {}): Promise<ServerHandle> {
 export function startTetcd(opts: StartOptions = {}): Promise<ServerHandle> {
   const missing = tetcdMissingReason();
   if (missing !== undefined) throw new Error(missing);
-  return startServer(
-    'tetcd',
-    (flags) => ({ command: process.execPath, args: ['--import', 'tsx', TETCD_CLI, ...flags] }),
-    opts,
-  );
+  return startServer('tetcd', tetcdCommand, opts);
 }
 
 type CommandOf = (flags: string[]) => { command: string; args: string[] };
@@ -146,20 +116,8 @@ class StartError extends Error {
   }
 }
 
-/** Live processes, killed synchronously if the test process exits without stopping them. */
-const live = new Set<ChildProcess>();
 /** Handles per data dir: the owner stops the others (restarts) before removing the dir. */
 const handlesByDir = new Map<string, Set<ServerHandle>>();
-
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
 
 async function startOnce(
   kind: ServerHandle['kind'],
@@ -171,34 +129,17 @@ async function startOnce(
   const name = opts.name ?? 'compat';
   const ownsDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `${kind}-test-`));
-  const url = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
-  const flags = [
-    '--name', name,
-    '--data-dir', dataDir,
-    '--listen-client-urls', url,
-    '--advertise-client-urls', url,
-    '--listen-peer-urls', peerUrl,
-    '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `${name}=${peerUrl}`,
-    ...(opts.args ?? []),
-  ];
+  const member = { name, dataDir, clientUrl: `http://127.0.0.1:${clientPort}`, peerUrl: `http://127.0.0.1:${peerPort}` };
+  const flags = [...memberFlags(member, [member], ''), ...(opts.args ?? [])];
   const { command, args } = commandOf(flags);
-  const child = spawn(command, args, { cwd: REPO_ROOT, env: serverEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const out = captureOutput(child);
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  void exited.then(() => live.delete(child));
-  const handle = makeHandle({ kind, child, exited, out, url, peerUrl, clientPort, peerPort, dataDir, ownsDir });
+  const proc = spawnServer({ command, args, env: serverEnv(opts.env), outputTailBytesMax });
+  const handle = makeHandle({ kind, proc, url: member.clientUrl, peerUrl: member.peerUrl, clientPort, peerPort, dataDir, ownsDir });
   opts.t?.after(() => handle.stop());
   const timeoutMs = opts.startupTimeoutMs ?? (kind === 'etcd' ? etcdStartupTimeoutMs : tetcdStartupTimeoutMs);
-  const failure = await waitHealthy(url, exited, timeoutMs);
+  const failure = await waitHealthy(member.clientUrl, proc, timeoutMs, healthPollIntervalMs);
   if (failure !== undefined) {
     await handle.stop();
-    const output = out.text();
+    const output = proc.output();
     const portInUse = /address already in use|EADDRINUSE/.test(output);
     throw new StartError(
       `${kind} did not start (${failure}): ${command} ${args.join(' ')}\n--- output (tail) ---\n${output}`,
@@ -217,61 +158,9 @@ function serverEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv
   return { ...env, ...extra };
 }
 
-interface OutputTail {
-  text(): string;
-}
-
-function captureOutput(child: ChildProcess): OutputTail {
-  let tail = '';
-  const append = (chunk: Buffer): void => {
-    tail += chunk.toString('utf8');
-    if (tail.length > outputTailBytesMax) tail = tail.slice(tail.length - outputTailBytesMax);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  return { text: () => tail };
-}
-
-/** Polls `/health` until it answers `{"health":"true"}`; returns why not, or undefined when healthy. */
-async function waitHealthy(url: string, exited: Promise<Exit>, timeoutMs: number): Promise<string | undefined> {
-  assert.ok(timeoutMs > 0, 'startup timeout must be positive');
-  let exit: Exit | undefined;
-  void exited.then((e) => { exit = e; });
-  const deadline = Date.now() + timeoutMs;
-  let lastSeen = 'no answer';
-  while (Date.now() < deadline) {
-    if (exit !== undefined) {
-      return exit.error !== undefined
-        ? `spawn failed: ${exit.error.message}`
-        : `exited with code ${exit.code} signal ${exit.signal}`;
-    }
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
-      const body = await res.text();
-      lastSeen = `${res.status} ${body.trim()}`;
-      if (res.status === 200 && isHealthy(body)) return undefined;
-    } catch (error) {
-      lastSeen = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, healthPollIntervalMs));
-  }
-  return `not healthy after ${timeoutMs} ms; last /health: ${lastSeen}`;
-}
-
-function isHealthy(body: string): boolean {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    return typeof parsed === 'object' && parsed !== null && (parsed as { health?: unknown }).health === 'true';
-  } catch {
-    return false;
-  }
-}
-
 interface HandleParts {
   kind: ServerHandle['kind'];
-  child: ChildProcess;
-  exited: Promise<Exit>;
-  out: OutputTail;
+  proc: ServerProcess;
   url: string;
   peerUrl: string;
   clientPort: number;
@@ -282,20 +171,6 @@ interface HandleParts {
 
 function makeHandle(p: HandleParts): ServerHandle {
   let stopping: Promise<void> | undefined;
-  const waitExit = async (timeoutMs: number): Promise<boolean> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
-    const done = await Promise.race([p.exited.then(() => true as const), timedOut]);
-    clearTimeout(timer);
-    return done;
-  };
-  const terminate = async (): Promise<void> => {
-    if (!live.has(p.child)) return;
-    p.child.kill('SIGTERM');
-    if (await waitExit(stopTimeoutMs)) return;
-    p.child.kill('SIGKILL');
-    assert.ok(await waitExit(stopTimeoutMs), `${p.kind} pid ${p.child.pid} survived SIGKILL`);
-  };
   const handle: ServerHandle = {
     kind: p.kind,
     url: p.url,
@@ -303,11 +178,11 @@ function makeHandle(p: HandleParts): ServerHandle {
     clientPort: p.clientPort,
     peerPort: p.peerPort,
     dataDir: p.dataDir,
-    pid: p.child.pid ?? -1,
-    output: () => p.out.text(),
+    pid: p.proc.child.pid ?? -1,
+    output: () => p.proc.output(),
     stop: () => {
       stopping ??= (async () => {
-        await terminate();
+        await p.proc.terminate(stopTimeoutMs);
         const sharing = handlesByDir.get(p.dataDir);
         sharing?.delete(handle);
         if (!p.ownsDir) return;
@@ -319,31 +194,14 @@ function makeHandle(p: HandleParts): ServerHandle {
       return stopping;
     },
     kill: async (signal = 'SIGKILL') => {
-      if (!live.has(p.child)) return;
-      p.child.kill(signal);
+      if (!p.proc.running()) return;
+      p.proc.child.kill(signal);
       if (signal === 'SIGSTOP' || signal === 'SIGCONT' || signal === 'SIGTSTP') return;
-      await waitExit(stopTimeoutMs);
+      await p.proc.waitExit(stopTimeoutMs);
     },
   };
   const sharing = handlesByDir.get(p.dataDir) ?? new Set<ServerHandle>();
   sharing.add(handle);
   handlesByDir.set(p.dataDir, sharing);
   return handle;
-}
-
-/** A loopback port that was free a moment ago (bind port 0, read it, release it). */
-export async function freePort(exclude: number[] = []): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        assert.ok(address !== null && typeof address === 'object');
-        server.close(() => resolve(address.port));
-      });
-    });
-    assert.ok(port > 0 && port < 65536);
-    if (!exclude.includes(port)) return port;
-  }
 }
