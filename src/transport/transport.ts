@@ -83,6 +83,15 @@ const DEFAULTS = {
 };
 /** Types raft only generates locally; a peer sending one is misbehaving. */
 const LOCAL_MESSAGE_TYPES = new Set<MessageType>(['MsgHup', 'MsgBeat', 'MsgUnreachable', 'MsgSnapStatus', 'MsgCheckQuorum']);
+/**
+ * Requests a follower passes on to the leader with the ORIGINAL sender's id as `from` (raft keeps
+ * it so the leader answers a read, or transfers leadership, to the member that asked). A follower
+ * re-forwards one it got from a member that took it for the leader (leadership just moved). Peers
+ * accept on a connection only messages from that connection's member, so such a relay is not sent:
+ * it is dropped like a lost message, which raft tolerates (the asker's request times out, as it
+ * would had the old leader crashed).
+ */
+const RELAYED_TYPES = new Set<MessageType>(['MsgProp', 'MsgReadIndex', 'MsgTransferLeader']);
 
 /** The logger shape used (a pino Logger fits). */
 export interface TransportLogger {
@@ -221,6 +230,8 @@ export class PeerTransport {
    * leaves or is delivered; connections, handshakes and pings carry on, so healing is instant.
    */
   private blocked = false;
+  /** Relayed requests dropped (see RELAYED_TYPES); read by tests. */
+  relayedDropped = 0;
   private messageCb: (m: Message) => void = () => undefined;
   private unreachableCb: (id: NodeId) => void = () => undefined;
   private snapshotStatusCb: (id: NodeId, ok: boolean) => void = () => undefined;
@@ -342,7 +353,12 @@ export class PeerTransport {
     const unreachable = new Set<NodeId>();
     const nowMs = this.now();
     for (const m of msgs) {
-      assert.equal(m.from, this.local.memberId, 'sending a message that is not from this member');
+      if (m.from !== this.local.memberId) {
+        assert.ok(RELAYED_TYPES.has(m.type), `sending a ${m.type} that is not from this member`);
+        this.relayedDropped += 1;
+        this.log.debug({ type: m.type, from: hex(m.from), to: hex(m.to) }, 'transport: relayed request dropped (leadership moved)');
+        continue;
+      }
       const peer = this.peers.get(m.to);
       if (!peer) {
         this.log.debug({ to: hex(m.to), type: m.type }, 'transport: message to an unknown peer dropped');

@@ -58,6 +58,23 @@ describe('PeerTransport', () => {
     for (const a of ms) for (const b of ms) if (a !== b) assert.equal(a.t.peerStatus(b.id)!.droppedMessages, 0);
   });
 
+  // Found by `npm run test:cluster-long`: a follower re-forwarding a proposal it got from a member
+  // that took it for the leader handed the transport a message from that member, and the
+  // transport's assert stopped the whole member.
+  it('drops a relayed request (from another member) instead of sending it; other traffic flows', async () => {
+    const ms = [await member(1n), await member(2n)];
+    mesh(ms);
+    await waitFor('connected', () => connected(ms[0]!, ms[1]!));
+    const relayed = ['MsgProp', 'MsgReadIndex', 'MsgTransferLeader'] as const;
+    ms[0]!.t.send([...relayed.map((type) => baseMessage(type, 3n, 2n, 7)), hb(1n, 2n, 8)]);
+    await waitFor('the heartbeat arrives', () => ms[1]!.received.some((x) => x.index === 8));
+    assert.deepEqual(ms[1]!.received.map((x) => [x.type, x.from]), [['MsgHeartbeat', 1n]]);
+    assert.equal(ms[0]!.t.relayedDropped, relayed.length);
+    assert.ok(connected(ms[0]!, ms[1]!), 'the connection stays up');
+    // Anything else claiming another sender is a bug in the caller, not a relay.
+    assert.throws(() => ms[0]!.t.send([hb(3n, 2n, 9)]), /not from this member/);
+  });
+
   it('reconnects after the listening side restarts, and after the dialing side restarts', async () => {
     let a = await member(1n);
     let b = await member(2n);
