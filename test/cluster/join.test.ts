@@ -18,8 +18,8 @@ import { PROTOCOL_VERSION } from '../../src/transport/codec.js';
 import type { Hello } from '../../src/transport/codec.js';
 import { UNKNOWN_CLUSTER_ID, checkAckHello, checkInboundHello, clusterIdToAdopt, tokenHashOf } from '../../src/transport/handshake.js';
 import { freePort } from '../helpers/servers.js';
-import { agreedLeader, b64, makeMember, memberList, post, rangeAll, startCluster, status, waitFor } from '../helpers/cluster.js';
-import type { Cluster, ClusterMember, MemberJson } from '../helpers/cluster.js';
+import { agreedLeader, b64, makeMember, memberList, post, rangeAll, startCluster, waitFor } from '../helpers/cluster.js';
+import type { Cluster, ClusterMember } from '../helpers/cluster.js';
 
 const FLAGS = ['--heartbeat-interval', '50', '--election-timeout', '500'];
 const WAIT_MS = 20_000;

@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { hashKvOf } from '../linearizability/hashkv.js';
-import { GRPC_UNAVAILABLE, QUORUM_REFUSALS, agreedLeader, b64, getKey, post, putKey, rangeAll, status, unb64, waitFor } from '../helpers/cluster.js';
+import { GRPC_UNAVAILABLE, agreedLeader, assertIsolatedRefuses, getKey, putKey, rangeAll, waitFor } from '../helpers/cluster.js';
 import type { Cluster, ClusterMember } from '../helpers/cluster.js';
 import { requireNetns, startNetnsCluster, type VirtualLan } from '../helpers/netns.js';
 
@@ -66,29 +66,6 @@ function assertPlacement(c: Cluster, lan: VirtualLan): void {
 }
 
 /**
- * The isolated old leader never serves a linearizable read of `n/k` (rewritten by the majority),
- * and soon refuses it with etcd's error; a serializable read is served, stale; a write is refused.
- */
-async function assertRefuses(old: ClusterMember, freshId: string): Promise<string> {
-  const served: unknown[] = [];
-  const refusal = await waitFor('the old leader refusing a linearizable read', ELECTION_WAIT_MS, async () => {
-    const r = await getKey(old.url, 'n/k', false);
-    if (r.status === 200) served.push(r);
-    return r.status === 200 ? undefined : r;
-  });
-  assert.deepEqual(served, [], 'the isolated old leader served linearizable reads');
-  assert.equal(refusal.status, 503, JSON.stringify(refusal));
-  assert.ok(QUORUM_REFUSALS.has(refusal.error ?? ''), `unexpected refusal ${JSON.stringify(refusal)}`);
-  assert.equal(refusal.code, GRPC_UNAVAILABLE);
-  assert.deepEqual(await getKey(old.url, 'n/k', true), { status: 200, value: 'before' }, 'the cut holds');
-  const refusedPut = await post(old.url, '/v3/kv/put', { key: b64('n/refused'), value: b64('x') });
-  assert.equal(refusedPut.status, 503, JSON.stringify(refusedPut.body));
-  assert.ok(QUORUM_REFUSALS.has(String(refusedPut.body.error)), JSON.stringify(refusedPut.body));
-  assert.notEqual((await status(old.url)).leader, freshId, 'the isolated member cannot know the new leader');
-  return refusal.error ?? '';
-}
-
-/**
  * A linearizable read of `key` on `m` eventually answers `want` and never anything else: a member
  * that just rejoined may refuse reads for a moment (etcd's 503s), never serve stale ones.
  */
@@ -137,7 +114,7 @@ test('a cluster on three hosts: the cut-off leader refuses reads, the majority c
       for (const r of majority) assert.equal((await getKey(r.url, 'n/k', false)).value, `after-${i}`);
     }
     for (let n = 0; n < WRITES_PER_PHASE; n++) await ackedPut(acked, majority[n % majority.length]!, `cut/${n}`, `v${n}`);
-    const refusal = await assertRefuses(old, freshId);
+    const refusal = await assertIsolatedRefuses(old, 'n', freshId, ELECTION_WAIT_MS);
     t.diagnostic(`the isolated old leader refuses linearizable reads with "${refusal}"`);
 
     lan.heal(hostOf(old));

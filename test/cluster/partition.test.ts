@@ -19,8 +19,8 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { hashKvOf } from '../linearizability/hashkv.js';
 import { eventsOf, openHttpWatch } from '../watch/client.js';
-import { GRPC_UNAVAILABLE, QUORUM_REFUSALS, agreedLeader, b64, getKey, post, putKey, startCluster, status, waitFor } from '../helpers/cluster.js';
-import type { Cluster, ClusterMember } from '../helpers/cluster.js';
+import { agreedLeader, assertIsolatedRefuses, b64, getKey, putKey, startCluster, status, waitFor } from '../helpers/cluster.js';
+import type { Cluster } from '../helpers/cluster.js';
 
 const ELECTION_TIMEOUT_MS = 500;
 /** --snapshot-count 100 keeps 100 entries behind each snapshot (see cluster.test.ts). */
@@ -40,33 +40,6 @@ async function assertSameHashKv(c: Cluster, revision: number): Promise<number> {
   });
   assert.ok(hashes.every((h) => h === hashes[0]), `hashkv at ${revision} differs: ${hashes.join(', ')}`);
   return hashes[0]!;
-}
-
-/**
- * The isolated old leader never answers a linearizable read (of p/k, rewritten by the majority)
- * with its stale value, and within a few election timeouts refuses it with etcd's error; it
- * refuses writes; a serializable read is served, stale. Returns the refusal's message.
- */
-async function assertRefuses(old: ClusterMember, freshId: string): Promise<string> {
-  // (waitFor retries on errors, so answers it must never see are collected, then asserted.)
-  const served: unknown[] = [];
-  const refusal = await waitFor('the old leader refusing a linearizable read', ELECTION_TIMEOUTS_MAX * ELECTION_TIMEOUT_MS, async () => {
-    const r = await getKey(old.url, 'p/k', false);
-    if (r.status === 200) served.push(r);
-    return r.status === 200 ? undefined : r;
-  });
-  assert.deepEqual(served, [], 'the isolated old leader served linearizable reads');
-  assert.equal(refusal.status, 503, JSON.stringify(refusal));
-  assert.ok(QUORUM_REFUSALS.has(refusal.error ?? ''), `unexpected refusal ${JSON.stringify(refusal)}`);
-  assert.equal(refusal.code, GRPC_UNAVAILABLE);
-  // A serializable read is served locally, and is stale: the cut really holds.
-  assert.deepEqual(await getKey(old.url, 'p/k', true), { status: 200, value: 'before' });
-  // A write there is refused too (no leader to forward it to).
-  const refusedPut = await post(old.url, '/v3/kv/put', { key: b64('p/refused'), value: b64('x') });
-  assert.equal(refusedPut.status, 503, JSON.stringify(refusedPut.body));
-  assert.ok(QUORUM_REFUSALS.has(String(refusedPut.body.error)), JSON.stringify(refusedPut.body));
-  assert.notEqual((await status(old.url)).leader, freshId, 'the isolated member cannot know the new leader');
-  return refusal.error ?? '';
 }
 
 test('an isolated leader refuses linearizable reads; the majority carries on; after healing it rejoins', { timeout: 120_000 }, async (t) => {
@@ -96,7 +69,7 @@ test('an isolated leader refuses linearizable reads; the majority carries on; af
     for (let n = w; n < WRITES_DURING_CUT; n += WRITERS) await putKey(majority[n % majority.length]!.url, `p/s/${n}`, `x${n}`);
   }));
 
-  const refusal = await assertRefuses(old, freshId);
+  const refusal = await assertIsolatedRefuses(old, 'p', freshId, ELECTION_TIMEOUTS_MAX * ELECTION_TIMEOUT_MS);
   t.diagnostic(`old leader refuses linearizable reads with "${refusal}"`);
 
   // Heal: the old leader follows the new one and catches up.

@@ -325,3 +325,29 @@ export async function memberList(url: string): Promise<{ clusterId: string; memb
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return { clusterId: (r.body.header as { cluster_id: string }).cluster_id, members: (r.body.members ?? []) as MemberJson[] };
 }
+
+/**
+ * An isolated old leader never answers a linearizable read of `<prefix>/k` (rewritten by the
+ * majority, 'before' on its side) and within `timeoutMs` refuses it with etcd's error; it refuses
+ * writes; a serializable read is served, stale (the cut holds); it does not know `freshId` as
+ * leader. Returns the refusal's message.
+ */
+export async function assertIsolatedRefuses(old: ClusterMember, prefix: string, freshId: string, timeoutMs: number): Promise<string> {
+  // (waitFor retries on errors, so answers it must never see are collected, then asserted.)
+  const served: unknown[] = [];
+  const refusal = await waitFor('the old leader refusing a linearizable read', timeoutMs, async () => {
+    const r = await getKey(old.url, `${prefix}/k`, false);
+    if (r.status === 200) served.push(r);
+    return r.status === 200 ? undefined : r;
+  });
+  assert.deepEqual(served, [], 'the isolated old leader served linearizable reads');
+  assert.equal(refusal.status, 503, JSON.stringify(refusal));
+  assert.ok(QUORUM_REFUSALS.has(refusal.error ?? ''), `unexpected refusal ${JSON.stringify(refusal)}`);
+  assert.equal(refusal.code, GRPC_UNAVAILABLE);
+  assert.deepEqual(await getKey(old.url, `${prefix}/k`, true), { status: 200, value: 'before' }, 'the cut holds');
+  const refusedPut = await post(old.url, '/v3/kv/put', { key: b64(`${prefix}/refused`), value: b64('x') });
+  assert.equal(refusedPut.status, 503, JSON.stringify(refusedPut.body));
+  assert.ok(QUORUM_REFUSALS.has(String(refusedPut.body.error)), JSON.stringify(refusedPut.body));
+  assert.notEqual((await status(old.url)).leader, freshId, 'the isolated member cannot know the new leader');
+  return refusal.error ?? '';
+}
